@@ -1,0 +1,43 @@
+#pragma once
+// WAV (RIFF/WAVE) read and write for mono 16-bit PCM clips.
+//
+// Reading walks the RIFF chunk list with bounds checks on every length field; malformed, truncated
+// or unsupported files give a WavError that says what is wrong (never a crash or an out-of-bounds
+// read). Accepted: PCM (format 1, or WAVE_FORMAT_EXTENSIBLE with the PCM sub-format), 16-bit,
+// 1 or 2 channels (stereo is averaged to mono), any sample rate 8000..192000.
+// Writing goes to a temporary file in the same directory and renames it into place, so a failed
+// write never leaves a half-written file behind.
+
+#include "audio/frame.hpp"
+
+#include <filesystem>
+#include <span>
+#include <string>
+
+#include <tl/expected.hpp>
+
+namespace pv::audio {
+
+enum class WavErrorKind {
+  io,             // cannot open/read/write the file
+  not_riff,       // no "RIFF....WAVE" header
+  truncated,      // a chunk claims more bytes than the file holds, or required chunk missing
+  missing_format, // no "fmt " chunk before "data"
+  missing_data,   // no "data" chunk
+  unsupported,    // valid WAV but not a format we accept (float, 24-bit, >2 channels, ...)
+};
+
+struct WavError {
+  WavErrorKind kind;
+  std::string message; // human-readable, includes the file name when known
+};
+
+tl::expected<PcmBuffer, WavError> parse_wav(std::span<const uint8_t> bytes,
+                                            const std::string& name_for_errors = "<memory>");
+tl::expected<PcmBuffer, WavError> read_wav(const std::filesystem::path& path);
+
+// Serialises a 44-byte-header mono s16 WAV.
+std::vector<uint8_t> encode_wav(const PcmBuffer& pcm);
+tl::expected<void, WavError> write_wav(const std::filesystem::path& path, const PcmBuffer& pcm);
+
+} // namespace pv::audio
