@@ -196,7 +196,14 @@ EnvSource::load(const std::optional<std::filesystem::path>& env_file) {
   return EnvSource(std::move(file_vars), process_environment(), std::move(file_name));
 }
 
+void EnvSource::set_override(std::string key, std::string value) {
+  overrides_.insert_or_assign(std::move(key), std::move(value));
+}
+
 std::optional<std::string> EnvSource::get(std::string_view key) const {
+  if (auto it = overrides_.find(key); it != overrides_.end()) {
+    return it->second;
+  }
   if (auto it = process_.find(key); it != process_.end()) {
     return it->second;
   }
@@ -207,6 +214,9 @@ std::optional<std::string> EnvSource::get(std::string_view key) const {
 }
 
 ValueOrigin EnvSource::origin(std::string_view key) const {
+  if (overrides_.find(key) != overrides_.end()) {
+    return ValueOrigin::command_line;
+  }
   if (process_.find(key) != process_.end()) {
     return ValueOrigin::process_env;
   }

@@ -30,7 +30,7 @@ using EnvMap = std::map<std::string, std::string, std::less<>>;
 tl::expected<EnvMap, DotenvError> parse_dotenv(std::string_view text, const std::string& file_name);
 tl::expected<EnvMap, DotenvError> read_dotenv(const std::filesystem::path& path);
 
-enum class ValueOrigin { process_env, env_file, unset };
+enum class ValueOrigin { command_line, process_env, env_file, unset };
 
 class EnvSource {
 public:
@@ -46,6 +46,9 @@ public:
   // Snapshot of the current process environment.
   static EnvMap process_environment();
 
+  // A command-line override: beats the environment and the file.
+  void set_override(std::string key, std::string value);
+
   std::optional<std::string> get(std::string_view key) const;
   ValueOrigin origin(std::string_view key) const;
   const std::string& file_name() const { return file_name_; }
@@ -53,6 +56,7 @@ public:
 private:
   EnvMap file_;
   EnvMap process_;
+  EnvMap overrides_;
   std::string file_name_;
 };
 

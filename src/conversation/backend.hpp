@@ -88,6 +88,17 @@ public:
   virtual void on_barge_in(uint64_t turn_id, int64_t media_ms, double stop_latency_ms) = 0;
   virtual void on_turn_complete(TurnReport report) = 0;
   virtual void on_error(const BackendError& error) = 0;
+  // The backend lost (false) or regained (true) its ability to answer, e.g. a PersonaPlex session
+  // dropped and is reconnecting. The agent routes turns to a fallback backend meanwhile.
+  virtual void on_backend_health(bool healthy) { (void)healthy; }
+};
+
+// An audience reaction in the room (Podium: like, dislike, boo, cheer).
+struct AudienceReaction {
+  std::string kind; // like | dislike | boo | cheer
+  double amount = 1;
+  std::string target; // address the reaction is aimed at ("" = unknown)
+  int64_t media_ms = 0;
 };
 
 struct BackendContext {
@@ -116,6 +127,9 @@ public:
 
   // True when nothing is pending: no reply being prepared or played, no queued user turn.
   virtual bool idle() const = 0;
+
+  // Audience feedback (reactions) for backends that adapt to the room. Any thread.
+  virtual void on_reaction(const AudienceReaction& reaction) { (void)reaction; }
 
   // Fallback seam: answer a turn another backend could not. Returns false if unsupported.
   virtual bool take_over_turn(std::shared_ptr<const UserUtterance> utterance) {
