@@ -17,7 +17,9 @@ namespace {
 
 std::atomic<bool> g_stop{false};
 
-extern "C" void on_signal(int) { g_stop.store(true); }
+extern "C" void on_signal(int) {
+  g_stop.store(true);
+}
 
 } // namespace
 
@@ -39,10 +41,13 @@ int main(int argc, char** argv) {
                  "Configuration file (KEY=VALUE lines); default: .env.local if present. The "
                  "process environment overrides it.")
       ->check(CLI::ExistingFile);
-  app.add_flag("--check-config", options.check_config,
-               "Print the effective configuration (secrets masked) and exit; exit code 2 on errors");
-  app.add_option("--backend", backend, "Override CONVERSATION_BACKEND (asr-llm-tts|personaplex|loopback)");
-  app.add_option("--input", input_wav, "Mock room: WAV file the room's people say (MOCK_ROOM_INPUT_WAV)");
+  app.add_flag(
+      "--check-config", options.check_config,
+      "Print the effective configuration (secrets masked) and exit; exit code 2 on errors");
+  app.add_option("--backend", backend,
+                 "Override CONVERSATION_BACKEND (asr-llm-tts|personaplex|loopback)");
+  app.add_option("--input", input_wav,
+                 "Mock room: WAV file the room's people say (MOCK_ROOM_INPUT_WAV)");
   app.add_option("--output-dir", output_dir, "Where agent.wav and timeline.json go (OUTPUT_DIR)");
   app.add_flag("--fast", fast, "Mock room: run as fast as possible (MOCK_ROOM_SPEED=0)");
   app.add_option("--speed", speed, "Mock room: pacing factor, 1 = real time (MOCK_ROOM_SPEED)")

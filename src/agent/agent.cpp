@@ -19,7 +19,9 @@ Agent::Agent(const AgentParams& params, room::Room& room, room::Timeline& timeli
 tl::expected<void, std::string> Agent::run(const std::atomic<bool>& stop) {
   conversation::BackendContext context;
   context.observer = this;
-  context.media_time_ms = [this] { return room_.media_time_ms(); };
+  context.media_time_ms = [this] {
+    return room_.media_time_ms();
+  };
   if (auto started = primary_.start(context); !started) {
     return tl::make_unexpected(std::string(primary_.name()) + " backend failed to start (" +
                                conversation::to_string(started.error().kind) +
@@ -28,8 +30,8 @@ tl::expected<void, std::string> Agent::run(const std::atomic<bool>& stop) {
   if (fallback_ != nullptr) {
     if (auto started = fallback_->start(context); !started) {
       primary_.stop();
-      return tl::make_unexpected(std::string(fallback_->name()) + " fallback failed to start: " +
-                                 started.error().message);
+      return tl::make_unexpected(std::string(fallback_->name()) +
+                                 " fallback failed to start: " + started.error().message);
     }
   }
   log::info_event("AGENT_STARTED", {{"room", std::string(room_.kind())},
@@ -66,9 +68,14 @@ void Agent::on_audio_tick(const audio::Frame& inbound, audio::Frame& outbound) {
   }
 
   switch (speaking_.update(outbound)) {
-  case SpeakingDetector::Change::started: room_.set_speaking(true); break;
-  case SpeakingDetector::Change::stopped: room_.set_speaking(false); break;
-  case SpeakingDetector::Change::none: break;
+  case SpeakingDetector::Change::started:
+    room_.set_speaking(true);
+    break;
+  case SpeakingDetector::Change::stopped:
+    room_.set_speaking(false);
+    break;
+  case SpeakingDetector::Change::none:
+    break;
   }
   if (speaking_.last_frame_audible() && awaiting_.load(std::memory_order_relaxed)) {
     std::lock_guard lock(mutex_);
@@ -111,7 +118,8 @@ void Agent::on_room_event(const room::RoomEvent& event) {
   }
   case K::remaining_time:
   case K::participant_joined:
-  case K::participant_left: break;
+  case K::participant_left:
+    break;
   }
 }
 
@@ -137,7 +145,8 @@ void Agent::on_user_turn_end(uint64_t turn_id, int64_t speech_end_media_ms) {
   }
   timeline_.add_event(room_.media_time_ms(), "user_turn_end",
                       {{"turn_id", turn_id}, {"speech_end_ms", speech_end_media_ms}});
-  log::info_event("VAD_END_OF_TURN", {{"turn_id", turn_id}, {"speech_end_ms", speech_end_media_ms}});
+  log::info_event("VAD_END_OF_TURN",
+                  {{"turn_id", turn_id}, {"speech_end_ms", speech_end_media_ms}});
 }
 
 void Agent::on_barge_in(uint64_t turn_id, int64_t media_ms, double stop_latency_ms) {
@@ -201,9 +210,8 @@ void Agent::on_error(const BackendError& error) {
   const char* kind = conversation::to_string(error.kind);
   timeline_.add_event(room_.media_time_ms(), room::Timeline::kError,
                       {{"kind", kind}, {"message", error.message}, {"retryable", error.retryable}});
-  log::error_event("BACKEND_ERROR", {{"kind", kind},
-                                     {"message", error.message},
-                                     {"retryable", error.retryable}});
+  log::error_event("BACKEND_ERROR",
+                   {{"kind", kind}, {"message", error.message}, {"retryable", error.retryable}});
   if (error.unanswered) {
     {
       std::lock_guard lock(mutex_);

@@ -4,7 +4,9 @@
 
 namespace pv::agent {
 
-void validate_settings(config::LoadedSettings& loaded) { (void)loaded; }
+void validate_settings(config::LoadedSettings& loaded) {
+  (void)loaded;
+}
 
 tl::expected<Backends, std::string> make_backends(const config::Settings& settings) {
   Backends backends;
@@ -13,7 +15,8 @@ tl::expected<Backends, std::string> make_backends(const config::Settings& settin
     backends.primary = std::make_unique<LoopbackBackend>();
     return backends;
   case config::BackendKind::cascade:
-  case config::BackendKind::personaplex: break;
+  case config::BackendKind::personaplex:
+    break;
   }
   return tl::make_unexpected(std::string("CONVERSATION_BACKEND=") +
                              config::to_string(settings.general.backend) +

@@ -18,7 +18,9 @@ LoopbackBackend::start(const conversation::BackendContext& context) {
   return {};
 }
 
-bool LoopbackBackend::idle() const { return idle_.load(); }
+bool LoopbackBackend::idle() const {
+  return idle_.load();
+}
 
 void LoopbackBackend::on_room_frame(const audio::Frame& in) {
   PV_ASSERT_OWNER(clock_thread_);
@@ -41,7 +43,8 @@ void LoopbackBackend::on_room_frame(const audio::Frame& in) {
   case State::in_speech: {
     const std::size_t room = utterance_.capacity() - utterance_.size();
     const std::size_t n = std::min(room, in.size());
-    utterance_.insert(utterance_.end(), in.samples().begin(), in.samples().begin() + static_cast<std::ptrdiff_t>(n));
+    utterance_.insert(utterance_.end(), in.samples().begin(),
+                      in.samples().begin() + static_cast<std::ptrdiff_t>(n));
     if (loud) {
       speech_ms_ += audio::kFrameMs + silence_ms_;
       silence_ms_ = 0;
@@ -57,8 +60,8 @@ void LoopbackBackend::on_room_frame(const audio::Frame& in) {
         break;
       }
       // Drop the trailing silence; the echo is the speech itself.
-      const auto trailing = static_cast<std::size_t>(
-          audio::samples_for_ms(audio::kRoomRateHz, silence_ms_));
+      const auto trailing =
+          static_cast<std::size_t>(audio::samples_for_ms(audio::kRoomRateHz, silence_ms_));
       utterance_.resize(utterance_.size() - std::min(trailing, utterance_.size()));
       ++turn_id_;
       turn_end_ms_ = now;
@@ -79,7 +82,8 @@ void LoopbackBackend::on_room_frame(const audio::Frame& in) {
       state_ = State::replying;
     }
     break;
-  case State::replying: break; // half duplex: the echo is not interrupted
+  case State::replying:
+    break; // half duplex: the echo is not interrupted
   }
 }
 

@@ -15,8 +15,8 @@ namespace pv::agent {
 
 struct LoopbackParams {
   double speech_threshold_dbfs = -45.0;
-  int silence_ms = 500;     // end of utterance
-  int min_speech_ms = 200;  // shorter bursts are ignored
+  int silence_ms = 500;    // end of utterance
+  int min_speech_ms = 200; // shorter bursts are ignored
   int max_utterance_ms = 15000;
   int reply_pause_ms = 300; // pause before the echo starts
 };

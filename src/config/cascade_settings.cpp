@@ -35,7 +35,7 @@ void read_cascade_settings(EnvReader& env, bool backend_selected, CascadeSetting
   l.anthropic_model = env.str("ANTHROPIC_MODEL_NAME", l.anthropic_model);
   // Unset provider: a configured key picks its provider, otherwise the offline responder.
   const bool openai_configured = !l.openai_api_key.empty() || env.is_set("LLM_BASE_URL");
-  const char* auto_provider = openai_configured             ? "openai"
+  const char* auto_provider = openai_configured              ? "openai"
                               : !l.anthropic_api_key.empty() ? "anthropic"
                                                              : "offline";
   l.provider = env.str_any({"MODEL_PROVIDER", "LLM_PROVIDER"}, auto_provider);
@@ -53,8 +53,8 @@ void read_cascade_settings(EnvReader& env, bool backend_selected, CascadeSetting
   auto& t = out.tts;
   t.provider = env.choice("TTS_PROVIDER", "flite", {"flite", "openai", "google", "azure"});
   t.flite_voice = env.choice("FLITE_VOICE", "kal16", {"kal16", "slt"});
-  t.google_api_key = env.str_any({"Google_Cloud_TTS_API_KEY", "GOOGLE_CLOUD_TTS_API_KEY"}, "",
-                                 Secret::yes);
+  t.google_api_key =
+      env.str_any({"Google_Cloud_TTS_API_KEY", "GOOGLE_CLOUD_TTS_API_KEY"}, "", Secret::yes);
   t.google_voice = env.str("GOOGLE_TTS_VOICE_NAME", t.google_voice);
   t.google_base_url = env.str("GOOGLE_TTS_BASE_URL", t.google_base_url);
   t.azure_key = env.str("AZURE_TTS_KEY", "", Secret::yes);
@@ -75,7 +75,8 @@ void read_cascade_settings(EnvReader& env, bool backend_selected, CascadeSetting
   c.greeting_delay_ms =
       static_cast<int>(env.integer("GREETING_DELAY_MS", c.greeting_delay_ms, 0, 600000));
   c.opener_enabled = env.boolean("OPENER_ENABLED", c.opener_enabled);
-  c.opener_delay_ms = static_cast<int>(env.integer("OPENER_DELAY_MS", c.opener_delay_ms, 0, 600000));
+  c.opener_delay_ms =
+      static_cast<int>(env.integer("OPENER_DELAY_MS", c.opener_delay_ms, 0, 600000));
   c.opener_max_tokens =
       static_cast<int>(env.integer("OPENER_MAX_TOKENS", c.opener_max_tokens, 1, 8192));
   c.topic_seed = env.str("TOPIC_SEED", "");
@@ -87,11 +88,14 @@ void read_cascade_settings(EnvReader& env, bool backend_selected, CascadeSetting
     return;
   }
   // Provider-specific requirements, named by variable.
-  if (a.provider == "openai" && a.openai_api_key.empty() && a.base_url == "https://api.openai.com/v1") {
-    env.error("OPENAI_API_KEY", "ASR_PROVIDER=openai needs OPENAI_API_KEY (or ASR_BASE_URL pointing "
-                                "at a self-hosted OpenAI-compatible whisper server)");
+  if (a.provider == "openai" && a.openai_api_key.empty() &&
+      a.base_url == "https://api.openai.com/v1") {
+    env.error("OPENAI_API_KEY",
+              "ASR_PROVIDER=openai needs OPENAI_API_KEY (or ASR_BASE_URL pointing "
+              "at a self-hosted OpenAI-compatible whisper server)");
   }
-  if (l.provider == "openai" && l.openai_api_key.empty() && l.base_url == "https://api.openai.com/v1") {
+  if (l.provider == "openai" && l.openai_api_key.empty() &&
+      l.base_url == "https://api.openai.com/v1") {
     env.error("OPENAI_API_KEY", "MODEL_PROVIDER=openai needs OPENAI_API_KEY (or LLM_BASE_URL for a "
                                 "local llama.cpp/vLLM/Ollama server)");
   }
@@ -108,7 +112,8 @@ void read_cascade_settings(EnvReader& env, bool backend_selected, CascadeSetting
     env.error("GOOGLE_CLOUD_TTS_API_KEY", "TTS_PROVIDER=google needs GOOGLE_CLOUD_TTS_API_KEY "
                                           "(or Google_Cloud_TTS_API_KEY)");
   }
-  if (t.provider == "azure" && (t.azure_key.empty() || (t.azure_region.empty() && t.azure_base_url.empty()))) {
+  if (t.provider == "azure" &&
+      (t.azure_key.empty() || (t.azure_region.empty() && t.azure_base_url.empty()))) {
     env.error(t.azure_key.empty() ? "AZURE_TTS_KEY" : "AZURE_TTS_REGION",
               "TTS_PROVIDER=azure needs AZURE_TTS_KEY and AZURE_TTS_REGION");
   }

@@ -18,8 +18,12 @@ std::string DotenvError::to_string() const {
 
 namespace {
 
-bool is_key_start(char c) { return std::isalpha(static_cast<unsigned char>(c)) || c == '_'; }
-bool is_key_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; }
+bool is_key_start(char c) {
+  return std::isalpha(static_cast<unsigned char>(c)) || c == '_';
+}
+bool is_key_char(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
+}
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
@@ -52,12 +56,24 @@ tl::expected<std::string, std::string> parse_value(std::string_view raw) {
       if (quote == '"' && c == '\\' && i + 1 < v.size()) {
         char n = v[++i];
         switch (n) {
-        case 'n': out += '\n'; break;
-        case 't': out += '\t'; break;
-        case 'r': out += '\r'; break;
-        case '"': out += '"'; break;
-        case '\\': out += '\\'; break;
-        case '$': out += '$'; break;
+        case 'n':
+          out += '\n';
+          break;
+        case 't':
+          out += '\t';
+          break;
+        case 'r':
+          out += '\r';
+          break;
+        case '"':
+          out += '"';
+          break;
+        case '\\':
+          out += '\\';
+          break;
+        case '$':
+          out += '$';
+          break;
         default:
           out += '\\';
           out += n;
@@ -89,7 +105,8 @@ tl::expected<std::string, std::string> parse_value(std::string_view raw) {
 
 } // namespace
 
-tl::expected<EnvMap, DotenvError> parse_dotenv(std::string_view text, const std::string& file_name) {
+tl::expected<EnvMap, DotenvError> parse_dotenv(std::string_view text,
+                                               const std::string& file_name) {
   EnvMap vars;
   int line_no = 0;
   std::size_t pos = 0;
@@ -117,8 +134,8 @@ tl::expected<EnvMap, DotenvError> parse_dotenv(std::string_view text, const std:
     }
     const std::size_t eq = line.find('=');
     if (eq == std::string_view::npos) {
-      return tl::make_unexpected(DotenvError{
-          file_name, line_no, "expected KEY=VALUE, found '" + std::string(line) + "'"});
+      return tl::make_unexpected(
+          DotenvError{file_name, line_no, "expected KEY=VALUE, found '" + std::string(line) + "'"});
     }
     std::string_view key = trim(line.substr(0, eq));
     bool valid_key = !key.empty() && is_key_start(key.front());
@@ -126,10 +143,10 @@ tl::expected<EnvMap, DotenvError> parse_dotenv(std::string_view text, const std:
       valid_key = valid_key && is_key_char(c);
     }
     if (!valid_key) {
-      return tl::make_unexpected(DotenvError{
-          file_name, line_no,
-          "invalid variable name '" + std::string(key) +
-              "' (letters, digits and '_', not starting with a digit)"});
+      return tl::make_unexpected(
+          DotenvError{file_name, line_no,
+                      "invalid variable name '" + std::string(key) +
+                          "' (letters, digits and '_', not starting with a digit)"});
     }
     auto value = parse_value(line.substr(eq + 1));
     if (!value) {

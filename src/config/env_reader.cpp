@@ -27,7 +27,9 @@ std::string trimmed(std::string_view s) {
   return std::string(s);
 }
 
-std::string single_quoted(std::string_view v) { return "'" + std::string(v) + "'"; }
+std::string single_quoted(std::string_view v) {
+  return "'" + std::string(v) + "'";
+}
 
 } // namespace
 
@@ -38,7 +40,9 @@ std::string mask_secret(std::string_view value) {
   return "**** (" + std::to_string(value.size()) + " chars)";
 }
 
-std::optional<std::string> EnvReader::raw(std::string_view name) const { return source_.get(name); }
+std::optional<std::string> EnvReader::raw(std::string_view name) const {
+  return source_.get(name);
+}
 
 bool EnvReader::is_set(std::string_view name) const {
   auto v = raw(name);
@@ -116,7 +120,8 @@ bool EnvReader::boolean(std::string_view name, bool default_value) {
   return result;
 }
 
-std::optional<int64_t> EnvReader::optional_integer(std::string_view name, int64_t min, int64_t max) {
+std::optional<int64_t> EnvReader::optional_integer(std::string_view name, int64_t min,
+                                                   int64_t max) {
   auto v = raw(name);
   std::string t = v ? trimmed(*v) : std::string();
   if (t.empty()) {
@@ -126,8 +131,9 @@ std::optional<int64_t> EnvReader::optional_integer(std::string_view name, int64_
   int64_t parsed = 0;
   auto [ptr, ec] = std::from_chars(t.data(), t.data() + t.size(), parsed);
   if (ec != std::errc() || ptr != t.data() + t.size()) {
-    error(name, std::string(name) + "=" + single_quoted(t) + " is not an integer; accepted: an integer from " +
-                    std::to_string(min) + " to " + std::to_string(max));
+    error(name, std::string(name) + "=" + single_quoted(t) +
+                    " is not an integer; accepted: an integer from " + std::to_string(min) +
+                    " to " + std::to_string(max));
     record(name, "", "", false);
     return std::nullopt;
   }
@@ -166,8 +172,8 @@ double EnvReader::number(std::string_view name, double default_value, double min
     char* end = nullptr;
     double parsed = std::strtod(t.c_str(), &end);
     if (end != t.c_str() + t.size() || !std::isfinite(parsed)) {
-      error(name, std::string(name) + "=" + single_quoted(t) + " is not a number; accepted: " + fmt(min) +
-                      " to " + fmt(max));
+      error(name, std::string(name) + "=" + single_quoted(t) +
+                      " is not a number; accepted: " + fmt(min) + " to " + fmt(max));
     } else if (parsed < min || parsed > max) {
       error(name, std::string(name) + "=" + t + " is out of range; accepted: " + fmt(min) + " to " +
                       fmt(max));
@@ -193,7 +199,8 @@ std::string EnvReader::choice(std::string_view name, std::string_view default_va
       for (auto a : accepted) {
         list += (list.empty() ? "" : ", ") + std::string(a);
       }
-      error(name, std::string(name) + "=" + single_quoted(t) + " is not recognised; accepted: " + list);
+      error(name,
+            std::string(name) + "=" + single_quoted(t) + " is not recognised; accepted: " + list);
     } else {
       value = std::string(*it);
     }
@@ -207,13 +214,13 @@ void EnvReader::error(std::string_view variable, std::string message) {
 }
 
 void EnvReader::warning(std::string_view variable, std::string message) {
-  diagnostics_.push_back({Diagnostic::Severity::warning, std::string(variable), std::move(message)});
+  diagnostics_.push_back(
+      {Diagnostic::Severity::warning, std::string(variable), std::move(message)});
 }
 
 bool EnvReader::has_errors() const {
-  return std::any_of(diagnostics_.begin(), diagnostics_.end(), [](const Diagnostic& d) {
-    return d.severity == Diagnostic::Severity::error;
-  });
+  return std::any_of(diagnostics_.begin(), diagnostics_.end(),
+                     [](const Diagnostic& d) { return d.severity == Diagnostic::Severity::error; });
 }
 
 } // namespace pv::config

@@ -27,7 +27,7 @@ enum class Secret { no, yes };
 
 struct VariableRecord {
   std::string name;
-  std::string effective;  // value in use (masked if secret)
+  std::string effective; // value in use (masked if secret)
   std::string default_value;
   ValueOrigin origin = ValueOrigin::unset;
   bool secret = false;
@@ -44,7 +44,8 @@ public:
   // Subsequent reads are grouped under this section name (for --check-config output).
   void section(std::string name) { section_ = std::move(name); }
 
-  std::string str(std::string_view name, std::string_view default_value, Secret secret = Secret::no);
+  std::string str(std::string_view name, std::string_view default_value,
+                  Secret secret = Secret::no);
   // First variable in `names` that is set wins (aliases, e.g. MODEL_PROVIDER || LLM_PROVIDER).
   std::string str_any(std::initializer_list<std::string_view> names, std::string_view default_value,
                       Secret secret = Secret::no);

@@ -4,17 +4,20 @@ namespace pv::config {
 
 const char* to_string(BackendKind kind) {
   switch (kind) {
-  case BackendKind::cascade: return "asr-llm-tts";
-  case BackendKind::personaplex: return "personaplex";
-  case BackendKind::loopback: return "loopback";
+  case BackendKind::cascade:
+    return "asr-llm-tts";
+  case BackendKind::personaplex:
+    return "personaplex";
+  case BackendKind::loopback:
+    return "loopback";
   }
   return "?";
 }
 
 void read_general_settings(EnvReader& env, GeneralSettings& out) {
   env.section("general");
-  auto backend = env.choice("CONVERSATION_BACKEND", "asr-llm-tts",
-                            {"asr-llm-tts", "personaplex", "loopback"});
+  auto backend =
+      env.choice("CONVERSATION_BACKEND", "asr-llm-tts", {"asr-llm-tts", "personaplex", "loopback"});
   out.backend = backend == "personaplex" ? BackendKind::personaplex
                 : backend == "loopback"  ? BackendKind::loopback
                                          : BackendKind::cascade;

@@ -23,9 +23,9 @@ struct GeneralSettings {
 enum class LogFormat { text, json };
 
 struct LogSettings {
-  std::string level = "info"; // LOG_LEVEL
+  std::string level = "info";         // LOG_LEVEL
   LogFormat format = LogFormat::text; // LOG_FORMAT (NODE_ENV=production implies json)
-  std::string file;           // LOG_FILE (appended; text or json as format)
+  std::string file;                   // LOG_FILE (appended; text or json as format)
 };
 
 void read_general_settings(EnvReader& env, GeneralSettings& out);

@@ -64,9 +64,10 @@ void read_personaplex_settings(EnvReader& env, bool backend_selected, PersonaPle
                 "accept it");
   }
   if (out.fallback_to_llm) {
-    env.warning("PERSONAPLEX_FALLBACK_TO_LLM",
-                "PERSONAPLEX_FALLBACK_TO_LLM=true: when PersonaPlex fails, turns are answered by the "
-                "ASR/LLM/TTS cascade (its providers must be configured)");
+    env.warning(
+        "PERSONAPLEX_FALLBACK_TO_LLM",
+        "PERSONAPLEX_FALLBACK_TO_LLM=true: when PersonaPlex fails, turns are answered by the "
+        "ASR/LLM/TTS cascade (its providers must be configured)");
   }
 }
 

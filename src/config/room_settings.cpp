@@ -25,8 +25,7 @@ void read_room_settings(EnvReader& env, const std::string& output_dir, RoomSetti
   m.speed = env.number("MOCK_ROOM_SPEED", 1.0, 0.0, 1000.0);
   m.lead_in_ms = static_cast<int>(env.integer("MOCK_ROOM_LEAD_IN_MS", m.lead_in_ms, 0, 600000));
   m.tail_ms = static_cast<int>(env.integer("MOCK_ROOM_TAIL_MS", m.tail_ms, 0, 600000));
-  m.max_wait_ms =
-      static_cast<int>(env.integer("MOCK_ROOM_MAX_WAIT_MS", m.max_wait_ms, 0, 3600000));
+  m.max_wait_ms = static_cast<int>(env.integer("MOCK_ROOM_MAX_WAIT_MS", m.max_wait_ms, 0, 3600000));
 }
 
 } // namespace pv::config

@@ -45,10 +45,14 @@ LoadedSettings load_settings(const EnvSource& source) {
 namespace {
 const char* origin_label(ValueOrigin o) {
   switch (o) {
-  case ValueOrigin::command_line: return "command line";
-  case ValueOrigin::process_env: return "env";
-  case ValueOrigin::env_file: return "file";
-  case ValueOrigin::unset: return "default";
+  case ValueOrigin::command_line:
+    return "command line";
+  case ValueOrigin::process_env:
+    return "env";
+  case ValueOrigin::env_file:
+    return "file";
+  case ValueOrigin::unset:
+    return "default";
   }
   return "";
 }

@@ -4,7 +4,8 @@
 // Threading contract:
 //  * on_room_frame() and fill_agent_frame() are called on the room clock thread, once per 20 ms,
 //    in that order. They must not block, wait on I/O, or allocate per frame.
-//  * A backend runs its own work on threads/strands it owns; start() creates them and stop() cancels
+//  * A backend runs its own work on threads/strands it owns; start() creates them and stop()
+//  cancels
 //    outstanding I/O, joins them and returns promptly (bounded by a timeout, never hangs).
 //  * BackendObserver callbacks may come from any backend thread; implementations are thread-safe
 //    and non-blocking.
@@ -53,14 +54,14 @@ const char* to_string(ErrorKind kind);
 // A user utterance a backend could not answer; handed to a fallback backend if configured.
 struct UserUtterance {
   uint64_t turn_id = 0;
-  audio::PcmBuffer pcm;       // the utterance (16 kHz from the VAD path, or 48 kHz)
-  std::string transcript;     // empty when unknown
+  audio::PcmBuffer pcm;   // the utterance (16 kHz from the VAD path, or 48 kHz)
+  std::string transcript; // empty when unknown
   int64_t speech_end_media_ms = 0;
 };
 
 struct BackendError {
   ErrorKind kind = ErrorKind::internal;
-  std::string message;  // the cause, never a secret
+  std::string message; // the cause, never a secret
   bool retryable = false;
   std::shared_ptr<const UserUtterance> unanswered; // set when a user turn was lost to the error
 };

@@ -45,7 +45,8 @@ const std::vector<std::pair<std::regex, std::string>>& patterns() {
 
 std::string iso_time(std::chrono::system_clock::time_point tp) {
   auto t = std::chrono::system_clock::to_time_t(tp);
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(tp.time_since_epoch()).count() % 1000;
+  auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(tp.time_since_epoch()).count() % 1000;
   std::tm tm{};
   gmtime_r(&t, &tm);
   char buf[32];
@@ -155,7 +156,8 @@ std::string redact(std::string_view text) {
   return out;
 }
 
-std::string init(const config::LogSettings& settings, const std::vector<std::string>& secret_values) {
+std::string init(const config::LogSettings& settings,
+                 const std::vector<std::string>& secret_values) {
   for (const auto& s : secret_values) {
     add_secret(s);
   }

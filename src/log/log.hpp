@@ -34,13 +34,16 @@ std::string redact(std::string_view text);
 void event(spdlog::level::level_enum level, std::string_view name,
            const nlohmann::json& fields = nlohmann::json::object());
 
-inline void info_event(std::string_view name, const nlohmann::json& fields = nlohmann::json::object()) {
+inline void info_event(std::string_view name,
+                       const nlohmann::json& fields = nlohmann::json::object()) {
   event(spdlog::level::info, name, fields);
 }
-inline void warn_event(std::string_view name, const nlohmann::json& fields = nlohmann::json::object()) {
+inline void warn_event(std::string_view name,
+                       const nlohmann::json& fields = nlohmann::json::object()) {
   event(spdlog::level::warn, name, fields);
 }
-inline void error_event(std::string_view name, const nlohmann::json& fields = nlohmann::json::object()) {
+inline void error_event(std::string_view name,
+                        const nlohmann::json& fields = nlohmann::json::object()) {
   event(spdlog::level::err, name, fields);
 }
 

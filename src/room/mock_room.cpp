@@ -40,7 +40,8 @@ tl::expected<void, RoomError> read_labels(const std::filesystem::path& path, int
   ss << in.rdbuf();
   auto doc = nlohmann::json::parse(ss.str(), nullptr, false);
   if (doc.is_discarded() || !doc.is_object()) {
-    return tl::make_unexpected(RoomError{"mock room labels " + path.string() + " are not a JSON object"});
+    return tl::make_unexpected(
+        RoomError{"mock room labels " + path.string() + " are not a JSON object"});
   }
   try {
     for (const auto& s : doc.value("speech", nlohmann::json::array())) {
@@ -57,7 +58,8 @@ tl::expected<void, RoomError> read_labels(const std::filesystem::path& path, int
     for (const auto& e : doc.value("room_events", nlohmann::json::array())) {
       auto kind = parse_kind(e.at("kind").get<std::string>());
       if (!kind) {
-        return tl::make_unexpected(RoomError{"mock room labels " + path.string() + ": " + kind.error()});
+        return tl::make_unexpected(
+            RoomError{"mock room labels " + path.string() + ": " + kind.error()});
       }
       RoomEvent ev{*kind, e.at("t_ms").get<int64_t>() + offset_ms, e.value("participant", ""),
                    e.value("detail", ""), e.value("value", 0.0)};
@@ -132,7 +134,8 @@ MockRoom::create(const MockRoomParams& params, Timeline& timeline, audio::ClockS
     }
     auto pcm = audio::resample_clip(*wav, audio::kRoomRateHz);
     if (!pcm) {
-      return tl::make_unexpected(RoomError{"mock room input " + params.input_wav + ": " + pcm.error()});
+      return tl::make_unexpected(
+          RoomError{"mock room input " + params.input_wav + ": " + pcm.error()});
     }
     room->script_.insert(room->script_.end(), pcm->samples.begin(), pcm->samples.end());
     const int64_t offset_ms = static_cast<int64_t>(lead) * 1000 / audio::kRoomRateHz;
@@ -144,8 +147,8 @@ MockRoom::create(const MockRoomParams& params, Timeline& timeline, audio::ClockS
       room->spans_ = estimate_speech_spans(room->script_, params.speech_threshold_dbfs);
     }
   }
-  room->script_.resize(room->script_.size() +
-                       static_cast<std::size_t>(audio::samples_for_ms(audio::kRoomRateHz, params.tail_ms)));
+  room->script_.resize(room->script_.size() + static_cast<std::size_t>(audio::samples_for_ms(
+                                                  audio::kRoomRateHz, params.tail_ms)));
   // Whole frames only.
   room->script_.resize((room->script_.size() + kFrame48 - 1) / kFrame48 * kFrame48, 0);
   if (!params.output_wav.empty()) {
@@ -160,7 +163,9 @@ int64_t MockRoom::script_duration_ms() const {
   return static_cast<int64_t>(script_.size()) * 1000 / audio::kRoomRateHz;
 }
 
-int64_t MockRoom::media_time_ms() const { return tick_.load() * audio::kFrameMs; }
+int64_t MockRoom::media_time_ms() const {
+  return tick_.load() * audio::kFrameMs;
+}
 
 void MockRoom::set_speaking(bool speaking) {
   if (speaking_.exchange(speaking) == speaking) {
@@ -232,9 +237,10 @@ tl::expected<void, RoomError> MockRoom::run(RoomHandler& handler, const std::ato
         break;
       }
       if (++waited_frames > max_wait_frames) {
-        timeline_.add_event(now_ms, Timeline::kError,
-                            {{"kind", "mock_room_max_wait"},
-                             {"message", "the agent was still busy when MOCK_ROOM_MAX_WAIT_MS ran out"}});
+        timeline_.add_event(
+            now_ms, Timeline::kError,
+            {{"kind", "mock_room_max_wait"},
+             {"message", "the agent was still busy when MOCK_ROOM_MAX_WAIT_MS ran out"}});
         break;
       }
     }
@@ -244,7 +250,8 @@ tl::expected<void, RoomError> MockRoom::run(RoomHandler& handler, const std::ato
   if (!params_.output_wav.empty()) {
     audio::PcmBuffer pcm{audio::kRoomRateHz, recording_};
     if (auto w = audio::write_wav(params_.output_wav, pcm); !w) {
-      return tl::make_unexpected(RoomError{"cannot write the agent recording: " + w.error().message});
+      return tl::make_unexpected(
+          RoomError{"cannot write the agent recording: " + w.error().message});
     }
   }
   return {};

@@ -56,7 +56,8 @@ public:
   virtual std::string_view kind() const = 0;
 
   // Joins, ticks until `stop` becomes true (or a scripted room finishes), then leaves.
-  virtual tl::expected<void, RoomError> run(RoomHandler& handler, const std::atomic<bool>& stop) = 0;
+  virtual tl::expected<void, RoomError> run(RoomHandler& handler,
+                                            const std::atomic<bool>& stop) = 0;
 
   // Tell the room the agent started/stopped speaking (Podium start_speaking/stop_speaking).
   // Thread-safe.

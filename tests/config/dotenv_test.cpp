@@ -40,7 +40,8 @@ TEST(Dotenv, PlainQuotedExportCommentsAndBlankLines) {
 }
 
 TEST(Dotenv, CrlfLineEndsAndBom) {
-  auto vars = parse_ok("\xEF\xBB\xBF" "A=1\r\nB='x'\r\n\r\nC=\"y\"\r\n");
+  auto vars = parse_ok("\xEF\xBB\xBF"
+                       "A=1\r\nB='x'\r\n\r\nC=\"y\"\r\n");
   EXPECT_EQ(vars.at("A"), "1");
   EXPECT_EQ(vars.at("B"), "x");
   EXPECT_EQ(vars.at("C"), "y");
@@ -75,15 +76,15 @@ TEST_P(DotenvErrors, NamesFileLineAndProblem) {
   EXPECT_NE(r.error().to_string().find("bad.env:" + std::to_string(p.line)), std::string::npos);
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Table, DotenvErrors,
-    ::testing::Values(BadLine{"A=1\nnot a pair\n", 2, "expected KEY=VALUE"},
-                      BadLine{"1A=x\n", 1, "invalid variable name '1A'"},
-                      BadLine{"MY-KEY=x\n", 1, "invalid variable name"},
-                      BadLine{"=x\n", 1, "invalid variable name"},
-                      BadLine{"A=\"open\n", 1, "unterminated double quote"},
-                      BadLine{"\n\nA='open\n", 3, "unterminated single quote"},
-                      BadLine{"A=\"x\" junk\n", 1, "unexpected text after the closing quote"}));
+INSTANTIATE_TEST_SUITE_P(Table, DotenvErrors,
+                         ::testing::Values(BadLine{"A=1\nnot a pair\n", 2, "expected KEY=VALUE"},
+                                           BadLine{"1A=x\n", 1, "invalid variable name '1A'"},
+                                           BadLine{"MY-KEY=x\n", 1, "invalid variable name"},
+                                           BadLine{"=x\n", 1, "invalid variable name"},
+                                           BadLine{"A=\"open\n", 1, "unterminated double quote"},
+                                           BadLine{"\n\nA='open\n", 3, "unterminated single quote"},
+                                           BadLine{"A=\"x\" junk\n", 1,
+                                                   "unexpected text after the closing quote"}));
 
 TEST(EnvSource, ProcessEnvironmentOverridesFileAndOverridesBeatBoth) {
   EnvSource source(EnvMap{{"A", "file"}, {"B", "file"}}, EnvMap{{"A", "env"}}, "x.env");

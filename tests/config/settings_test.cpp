@@ -10,7 +10,9 @@
 namespace pv::config {
 namespace {
 
-LoadedSettings load(EnvMap vars) { return load_settings(EnvSource({}, std::move(vars))); }
+LoadedSettings load(EnvMap vars) {
+  return load_settings(EnvSource({}, std::move(vars)));
+}
 
 std::vector<std::string> errors_of(const LoadedSettings& l) {
   std::vector<std::string> out;
@@ -135,7 +137,8 @@ TEST(Settings, PersonaPlexNeedsAServerAndWarnsAboutRiskySettings) {
                  {"PERSONAPLEX_SSL_INSECURE", "true"},
                  {"PERSONAPLEX_SEED", "42"}});
   EXPECT_TRUE(w.ok());
-  EXPECT_TRUE(has_diag(w, Diagnostic::Severity::warning, "PERSONAPLEX_SSL_INSECURE", "NOT verified"));
+  EXPECT_TRUE(
+      has_diag(w, Diagnostic::Severity::warning, "PERSONAPLEX_SSL_INSECURE", "NOT verified"));
   EXPECT_TRUE(has_diag(w, Diagnostic::Severity::warning, "PERSONAPLEX_SEED", "drops"));
   EXPECT_EQ(w.settings.personaplex.seed, 42);
   // Not selected: no personaplex errors.
@@ -148,7 +151,8 @@ TEST(Settings, ProvidersRequireTheirCredentialsOnlyWhenUsed) {
   EXPECT_TRUE(has_diag(load({{"MODEL_PROVIDER", "openai"}}), Diagnostic::Severity::error,
                        "OPENAI_API_KEY", "LLM_BASE_URL"));
   // A local OpenAI-compatible server needs no key.
-  EXPECT_TRUE(load({{"MODEL_PROVIDER", "openai"}, {"LLM_BASE_URL", "http://127.0.0.1:8080/v1"}}).ok());
+  EXPECT_TRUE(
+      load({{"MODEL_PROVIDER", "openai"}, {"LLM_BASE_URL", "http://127.0.0.1:8080/v1"}}).ok());
   // The cascade is not used by personaplex without fallback: its providers are not checked.
   EXPECT_TRUE(load({{"CONVERSATION_BACKEND", "personaplex"},
                     {"PERSONAPLEX_SERVER_URL", "http://x:8998"},
@@ -201,7 +205,8 @@ TEST(Settings, EnvExampleDocumentsEveryVariableWithItsDefault) {
       if (it->second.empty()) {
         continue;
       }
-      EXPECT_EQ(it->second, v.default_value) << v.name << ": .env.example shows a different default";
+      EXPECT_EQ(it->second, v.default_value)
+          << v.name << ": .env.example shows a different default";
     }
   }
   for (const auto& [name, value] : *documented) {
