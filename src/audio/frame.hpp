@@ -1,8 +1,8 @@
 #pragma once
 // PCM types for the whole system: mono, signed 16-bit, with the sample rate carried alongside.
 //
-// Frame     – one 20 ms (or shorter) chunk with fixed inline capacity: moves by value on the real-time
-//             path without touching the heap.
+// Frame     – one 20 ms (or shorter) chunk with fixed inline capacity: moves by value on the
+//             real-time path without touching the heap.
 // PcmBuffer – an arbitrary-length clip (a WAV file, a TTS sentence, a recorded utterance).
 
 #include <array>
@@ -19,13 +19,16 @@ inline constexpr int kSpeechRateHz = 16000;      // VAD and ASR
 inline constexpr int kPersonaPlexRateHz = 24000; // PersonaPlex / Mimi
 inline constexpr int kFrameMs = 20;
 
-constexpr int samples_per_frame(int sample_rate_hz) { return sample_rate_hz * kFrameMs / 1000; }
+constexpr int samples_per_frame(int sample_rate_hz) {
+  return sample_rate_hz * kFrameMs / 1000;
+}
 constexpr int samples_for_ms(int sample_rate_hz, int ms) {
   return static_cast<int>(static_cast<int64_t>(sample_rate_hz) * ms / 1000);
 }
 
 // Largest frame: 20 ms at 48 kHz.
-inline constexpr std::size_t kMaxFrameSamples = static_cast<std::size_t>(samples_per_frame(kRoomRateHz));
+inline constexpr std::size_t kMaxFrameSamples =
+    static_cast<std::size_t>(samples_per_frame(kRoomRateHz));
 
 class Frame {
 public:

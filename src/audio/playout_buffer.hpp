@@ -1,12 +1,20 @@
 #pragma once
 // Bounded playout (jitter) buffer between a producer (backend thread/strand) and the room clock
-// thread that pulls one 20 ms frame per tick.
+// thread that pulls one 20 ms frame per tick. Thread-safe: one producer and one consumer (or more)
+// may call it concurrently.
 //
-// * Fixed capacity allocated once; push/pull copy under a short mutex (never held across I/O).
-// * Beyond max_depth the OLDEST audio is dropped (a late server must not grow latency forever).
+// * Fixed capacity (max_depth) allocated once; push/pull copy under a short mutex (never held
+//   across I/O, never allocates).
+// * Beyond max_depth the OLDEST audio is dropped and counted (a late server must not grow latency
+//   forever). A single push larger than max_depth keeps only its newest max_depth samples.
+// * A stream starts with the first push after idle. With prebuffer_ms > 0 it plays once that much
+//   is queued (or end_stream() was called): the initial wait is silence, not an underrun.
 // * pull() on an empty or short buffer pads with silence and counts an underrun, but only while a
-//   stream is playing (silence between utterances is not an underrun).
-// * flush() empties it at once (barge-in: playout stops within one frame).
+//   stream is playing and not ended (silence between utterances is not an underrun). Playback does
+//   not re-prebuffer after an underrun: the next pushed audio plays at the next pull.
+// * end_stream(): the rest drains, then the buffer goes idle without counting an underrun. A push
+//   after end_stream() (before or after the drain) continues/starts a stream.
+// * flush() empties it at once and goes idle (barge-in: playout stops within one frame).
 // * free_samples() lets a producer that must not lose audio (TTS) pace itself instead of dropping.
 
 #include "audio/frame.hpp"
@@ -20,8 +28,8 @@ namespace pv::audio {
 
 struct PlayoutBufferParams {
   int sample_rate_hz = kRoomRateHz;
-  int max_depth_ms = 200;  // older audio beyond this is dropped
-  int prebuffer_ms = 0;    // audio held back at the start of a stream before playing
+  int max_depth_ms = 200; // older audio beyond this is dropped (>= one 20 ms frame)
+  int prebuffer_ms = 0;   // audio held back at the start of a stream (clamped to max_depth_ms)
 };
 
 struct PlayoutStats {
@@ -53,8 +61,13 @@ public:
   int buffered_ms() const;
   PlayoutStats stats() const;
   int sample_rate() const { return params_.sample_rate_hz; }
+  std::size_t capacity_samples() const { return max_depth_; }
+  // True between the first push of a stream and its drain/flush.
+  bool active() const;
 
 private:
+  enum class State { idle, priming, playing };
+
   PlayoutBufferParams params_;
   mutable std::mutex mutex_;
   std::vector<int16_t> ring_;
@@ -62,8 +75,8 @@ private:
   std::size_t size_ = 0;
   std::size_t max_depth_ = 0;
   std::size_t prebuffer_ = 0;
-  bool playing_ = false;   // a stream is being played (underruns count)
-  bool stream_open_ = false;
+  State state_ = State::idle;
+  bool ending_ = false; // end_stream() called: drain without counting underruns
   PlayoutStats stats_;
 };
 
