@@ -28,10 +28,11 @@ endif()
 # flite ships no pkg-config file and no header for its voices.
 find_library(FLITE_LIB flite REQUIRED)
 find_library(FLITE_KAL16_LIB flite_cmu_us_kal16 REQUIRED)
+find_library(FLITE_SLT_LIB flite_cmu_us_slt REQUIRED)
 find_library(FLITE_USENGLISH_LIB flite_usenglish REQUIRED)
 find_library(FLITE_CMULEX_LIB flite_cmulex REQUIRED)
 add_library(pv_flite INTERFACE)
-target_link_libraries(pv_flite INTERFACE ${FLITE_KAL16_LIB} ${FLITE_USENGLISH_LIB} ${FLITE_CMULEX_LIB}
+target_link_libraries(pv_flite INTERFACE ${FLITE_KAL16_LIB} ${FLITE_SLT_LIB} ${FLITE_USENGLISH_LIB} ${FLITE_CMULEX_LIB}
                       ${FLITE_LIB} m)
 
 find_package(GTest)
