@@ -19,6 +19,7 @@ void BM_OpusEncode(benchmark::State& state) {
   auto enc = OpusEncoder::create({kRate, true, complexity, 0});
   auto const signal = pv::bench::voice_like(kRate, 2);
   std::vector<uint8_t> packet;
+  std::vector<std::vector<uint8_t>> first_pass; // the packets of one pass over the material
   std::size_t pos = 0;
   std::size_t bytes = 0;
   for (auto _ : state) {
@@ -26,12 +27,16 @@ void BM_OpusEncode(benchmark::State& state) {
         std::span<const int16_t>(signal).subspan(pos, static_cast<std::size_t>(frame)), packet);
     benchmark::DoNotOptimize(ok);
     bytes += packet.size();
+    if (first_pass.size() < signal.size() / static_cast<std::size_t>(frame)) {
+      first_pass.push_back(packet);
+    }
     pos = (pos + static_cast<std::size_t>(frame)) % signal.size();
   }
   double const seconds = static_cast<double>(state.iterations()) * frame / kRate;
   state.counters["kbps"] = static_cast<double>(bytes) * 8.0 / seconds / 1000.0;
   state.SetLabel(std::to_string(frame * 1000 / kRate) + " ms, complexity " +
-                 (complexity < 0 ? std::string("default") : std::to_string(complexity)));
+                 (complexity < 0 ? std::string("default") : std::to_string(complexity)) + ", " +
+                 pv::bench::mode_mix(first_pass));
 }
 BENCHMARK(BM_OpusEncode)
     ->Args({480, 0})
@@ -63,7 +68,8 @@ void BM_OpusDecode(benchmark::State& state) {
     i = (i + 1) % packets.size();
   }
   state.SetLabel(std::to_string(frame * 1000 / kRate) + " ms, encoded at complexity " +
-                 (complexity < 0 ? std::string("default") : std::to_string(complexity)));
+                 (complexity < 0 ? std::string("default") : std::to_string(complexity)) + ", " +
+                 pv::bench::mode_mix(packets));
 }
 BENCHMARK(BM_OpusDecode)->Args({480, 0})->Args({480, 5})->Args({480, 9})->Args({1920, -1});
 

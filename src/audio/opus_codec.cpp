@@ -21,6 +21,16 @@ bool valid_rate(int hz) {
   return hz == 8000 || hz == 12000 || hz == 16000 || hz == 24000 || hz == 48000;
 }
 
+// Opus frames are 2.5, 5, 10, 20, 40, 60, 80, 100 or 120 ms.
+bool valid_frame(std::size_t samples, int rate) {
+  auto const quantum = static_cast<std::size_t>(rate / 400); // 2.5 ms
+  if (samples == 0 || samples % quantum != 0) {
+    return false;
+  }
+  std::size_t const units = samples / quantum;
+  return units == 1 || units == 2 || units == 4 || (units % 8 == 0 && units <= 48);
+}
+
 } // namespace
 
 tl::expected<int, OpusError> opus_packet_samples(std::span<const uint8_t> packet,
@@ -138,6 +148,12 @@ OpusEncoder::~OpusEncoder() = default;
 tl::expected<void, OpusError> OpusEncoder::encode(std::span<const int16_t> pcm,
                                                   std::vector<uint8_t>& packet) {
   PV_ASSERT_OWNER(impl_->owner);
+  if (!valid_frame(pcm.size(), params_.sample_rate_hz)) {
+    packet.clear();
+    return tl::unexpected(make_error(
+        OPUS_BAD_ARG, "opus_encode of " + std::to_string(pcm.size()) + " samples at " +
+                          std::to_string(params_.sample_rate_hz) + " Hz (need 2.5..120 ms)"));
+  }
   packet.resize(kMaxPacketBytes);
   opus_int32 const n = opus_encode(impl_->enc, pcm.data(), static_cast<int>(pcm.size()),
                                    packet.data(), static_cast<opus_int32>(packet.size()));

@@ -21,6 +21,8 @@ constexpr uint16_t kFormatExtensible = 0xFFFE;
 // KSDATAFORMAT_SUBTYPE_PCM without its first two bytes (which hold the format tag, 1).
 constexpr std::array<uint8_t, 14> kPcmGuidTail = {0x00, 0x00, 0x00, 0x00, 0x10, 0x00, 0x80,
                                                   0x00, 0x00, 0xAA, 0x00, 0x38, 0x9B, 0x71};
+// RIFF sizes are 32-bit: the data chunk plus 36 header bytes must fit.
+constexpr std::size_t kMaxWavSamples = (std::numeric_limits<uint32_t>::max() - 36) / 2;
 constexpr int kMinRateHz = 8000;
 constexpr int kMaxRateHz = 192000;
 
@@ -32,17 +34,14 @@ uint32_t le32(const uint8_t* p) {
          (static_cast<uint32_t>(p[2]) << 16) | (static_cast<uint32_t>(p[3]) << 24);
 }
 
-void put16(std::vector<uint8_t>& out, uint16_t v) {
-  out.push_back(static_cast<uint8_t>(v & 0xFF));
-  out.push_back(static_cast<uint8_t>(v >> 8));
+void put16(uint8_t* p, uint16_t v) {
+  p[0] = static_cast<uint8_t>(v & 0xFF);
+  p[1] = static_cast<uint8_t>(v >> 8);
 }
-void put32(std::vector<uint8_t>& out, uint32_t v) {
+void put32(uint8_t* p, uint32_t v) {
   for (int i = 0; i < 4; ++i) {
-    out.push_back(static_cast<uint8_t>((v >> (8 * i)) & 0xFF));
+    p[i] = static_cast<uint8_t>((v >> (8 * i)) & 0xFF);
   }
-}
-void put_tag(std::vector<uint8_t>& out, const char* tag) {
-  out.insert(out.end(), tag, tag + 4);
 }
 
 WavError make_error(WavErrorKind kind, const std::string& name, const std::string& what) {
@@ -226,32 +225,35 @@ tl::expected<PcmBuffer, WavError> read_wav(const std::filesystem::path& path) {
 }
 
 std::vector<uint8_t> encode_wav(const PcmBuffer& pcm) {
+  if (pcm.samples.size() > kMaxWavSamples) {
+    assert(false && "clip too large for RIFF's 32-bit sizes");
+    return {};
+  }
   std::size_t const data_bytes = pcm.samples.size() * 2;
-  assert(data_bytes <= std::numeric_limits<uint32_t>::max() - 36);
-  std::vector<uint8_t> out;
-  out.reserve(44 + data_bytes);
-  put_tag(out, "RIFF");
-  put32(out, static_cast<uint32_t>(36 + data_bytes));
-  put_tag(out, "WAVE");
-  put_tag(out, "fmt ");
-  put32(out, 16);
-  put16(out, kFormatPcm);
-  put16(out, 1); // channels
-  put32(out, static_cast<uint32_t>(pcm.sample_rate));
-  put32(out, static_cast<uint32_t>(pcm.sample_rate) * 2); // byte rate
-  put16(out, 2);                                          // block align
-  put16(out, 16);                                         // bits
-  put_tag(out, "data");
-  put32(out, static_cast<uint32_t>(data_bytes));
-  for (int16_t s : pcm.samples) {
-    put16(out, static_cast<uint16_t>(s));
+  std::vector<uint8_t> out(44 + data_bytes);
+  uint8_t* p = out.data();
+  auto const rate = static_cast<uint32_t>(pcm.sample_rate);
+  std::memcpy(p, "RIFF", 4);
+  put32(p + 4, static_cast<uint32_t>(36 + data_bytes));
+  std::memcpy(p + 8, "WAVEfmt ", 8);
+  put32(p + 16, 16);
+  put16(p + 20, kFormatPcm);
+  put16(p + 22, 1); // channels
+  put32(p + 24, rate);
+  put32(p + 28, rate * 2); // byte rate
+  put16(p + 32, 2);        // block align
+  put16(p + 34, 16);       // bits
+  std::memcpy(p + 36, "data", 4);
+  put32(p + 40, static_cast<uint32_t>(data_bytes));
+  for (std::size_t i = 0; i < pcm.samples.size(); ++i) {
+    put16(p + 44 + 2 * i, static_cast<uint16_t>(pcm.samples[i]));
   }
   return out;
 }
 
 tl::expected<void, WavError> write_wav(const std::filesystem::path& path, const PcmBuffer& pcm) {
   std::string const name = path.string();
-  if (pcm.samples.size() * 2 > std::numeric_limits<uint32_t>::max() - 36) {
+  if (pcm.samples.size() > kMaxWavSamples) {
     return tl::unexpected(make_error(WavErrorKind::unsupported, name, "clip too large for WAV"));
   }
   std::vector<uint8_t> const bytes = encode_wav(pcm);

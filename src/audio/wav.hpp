@@ -42,8 +42,8 @@ tl::expected<PcmBuffer, WavError> parse_wav(std::span<const uint8_t> bytes,
                                             const std::string& name_for_errors = "<memory>");
 tl::expected<PcmBuffer, WavError> read_wav(const std::filesystem::path& path);
 
-// Serialises a 44-byte-header mono s16 WAV (fails only on a clip too large for RIFF's 32-bit sizes,
-// which write_wav reports as `unsupported`; encode_wav asserts).
+// Serialises a 44-byte-header mono s16 WAV. A clip too large for RIFF's 32-bit sizes (over ~2^31
+// samples) gives an empty vector (asserted in debug builds); write_wav reports it as unsupported.
 std::vector<uint8_t> encode_wav(const PcmBuffer& pcm);
 tl::expected<void, WavError> write_wav(const std::filesystem::path& path, const PcmBuffer& pcm);
 
