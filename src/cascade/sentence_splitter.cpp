@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdint>
 
 namespace pv::cascade {
 
@@ -91,8 +92,22 @@ Decision decide_terminator(std::string_view text, std::size_t run_start, std::si
   if (!is_space(text[after])) {
     return Decision::not_boundary; // 3.5, example.com/a.b, v2.0, "?!x"
   }
+  const std::string_view run = text.substr(run_start, run_end - run_start);
+  if ((run.find_first_not_of('.') == std::string_view::npos && run.size() >= 2) ||
+      run == kEllipsis) {
+    // An ellipsis trails off ("so... let me think") unless a new sentence starts after it.
+    std::size_t next = after;
+    while (next < text.size() && is_space(text[next])) {
+      ++next;
+    }
+    if (next == text.size()) {
+      return at_end ? Decision::boundary : Decision::undecided;
+    }
+    return is_upper(text[next]) || !is_alnum(text[next]) ? Decision::boundary
+                                                         : Decision::not_boundary;
+  }
   // Only a single '.' can belong to an abbreviation or initial.
-  if (run_end - run_start != 1 || text[run_start] != '.') {
+  if (run.size() != 1 || run[0] != '.') {
     return Decision::boundary;
   }
   std::size_t word_start = run_start;
@@ -165,7 +180,10 @@ Scan scan(std::string_view text, bool at_end, bool want_clause, std::size_t clau
         result.sentence_cut = after;
         return result;
       case Decision::undecided:
-        return result; // nothing past an undecided point may be cut
+        // Nothing past an undecided point may be cut, and a probable sentence end one piece
+        // away beats an earlier clause split.
+        result.clause_cut = npos;
+        return result;
       case Decision::not_boundary:
         break;
       }
@@ -197,6 +215,38 @@ Scan scan(std::string_view text, bool at_end, bool want_clause, std::size_t clau
     ++i;
   }
   return result;
+}
+
+// Whether `text` has anything a TTS would say: an ASCII letter/digit or a non-ASCII character
+// outside the general-punctuation (U+2000..U+206F) and Latin-1 punctuation (U+00A0..U+00BF)
+// blocks.
+bool has_speakable(std::string_view text) {
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c < 0x80) {
+      if (std::isalnum(c) != 0) {
+        return true;
+      }
+      continue;
+    }
+    if ((c & 0xC0U) == 0x80U) {
+      continue; // continuation byte
+    }
+    uint32_t cp = 0;
+    if ((c & 0xE0U) == 0xC0U && i + 1 < text.size()) {
+      cp = ((c & 0x1FU) << 6) | (static_cast<unsigned char>(text[i + 1]) & 0x3FU);
+    } else if ((c & 0xF0U) == 0xE0U && i + 2 < text.size()) {
+      cp = ((c & 0x0FU) << 12) | ((static_cast<unsigned char>(text[i + 1]) & 0x3FU) << 6) |
+           (static_cast<unsigned char>(text[i + 2]) & 0x3FU);
+    } else {
+      return true; // 4-byte sequences (emoji aside) and anything unusual: keep it
+    }
+    const bool punctuation = (cp >= 0x2000 && cp <= 0x206F) || (cp >= 0xA0 && cp <= 0xBF);
+    if (!punctuation) {
+      return true;
+    }
+  }
+  return false;
 }
 
 // Largest position <= `limit` that does not fall inside a UTF-8 sequence.
@@ -244,7 +294,7 @@ void SentenceSplitter::emit(std::size_t cut, std::vector<std::string>& out) {
     --end;
   }
   const std::string_view trimmed = chunk.substr(begin, end - begin);
-  if (std::any_of(trimmed.begin(), trimmed.end(), is_alnum)) {
+  if (has_speakable(trimmed)) {
     out.emplace_back(trimmed);
     ++emitted_;
   }

@@ -25,6 +25,7 @@ struct PocketsphinxAsr::Pool {
   std::string dict;
   std::string grammar;
   int max_decoders = 1;
+  bool second_pass = true;
 
   std::mutex mutex;
   std::vector<ps_decoder_t*> idle;
@@ -48,6 +49,10 @@ struct PocketsphinxAsr::Pool {
     if (config == nullptr) {
       return tl::unexpected(
           make_error(ProviderErrorKind::model_load, "pocketsphinx: invalid decoder configuration"));
+    }
+    if (!second_pass) {
+      cmd_ln_set_boolean_r(config, "-fwdflat", FALSE);
+      cmd_ln_set_boolean_r(config, "-bestpath", FALSE);
     }
     ps_decoder_t* ps = ps_init(config);
     cmd_ln_free_r(config); // the decoder keeps its own reference
@@ -209,6 +214,7 @@ PocketsphinxAsr::create(const PocketsphinxParams& params) {
   pool->dict = (dir / "en-us" / "cmudict-en-us.dict").string();
   pool->grammar = params.grammar;
   pool->max_decoders = params.max_decoders;
+  pool->second_pass = params.second_pass;
   std::error_code ec;
   for (const std::string* path : {&pool->hmm, &pool->lm, &pool->dict}) {
     if (!fs::exists(*path, ec)) {

@@ -25,11 +25,13 @@
 namespace pv::cascade {
 
 struct PocketsphinxParams {
-  std::string model_dir; // contains en-us/en-us, en-us/en-us.lm.bin, en-us/cmudict-en-us.dict;
-                         // empty = the Debian model dir found at build time
-  std::string grammar;   // JSGF file (ASR_GRAMMAR); when set it replaces the language model
-  int max_decoders = 1;  // concurrent utterances
-  bool preload = true;   // load the first decoder in create() (not at the first utterance)
+  std::string model_dir;   // contains en-us/en-us, en-us/en-us.lm.bin, en-us/cmudict-en-us.dict;
+                           // empty = the Debian model dir found at build time
+  std::string grammar;     // JSGF file (ASR_GRAMMAR); when set it replaces the language model
+  int max_decoders = 1;    // concurrent utterances
+  bool second_pass = true; // fwdflat + bestpath passes in finish(): more accurate, but finish()
+                           // then re-searches the whole utterance (see bench_cascade)
+  bool preload = true;     // load the first decoder in create() (not at the first utterance)
 };
 
 class PocketsphinxAsr final : public AsrProvider {
