@@ -296,8 +296,10 @@ struct OggOpusReader::Impl {
     auto const serial = static_cast<uint32_t>(ogg_page_serialno(&page));
     bool const bos = ogg_page_bos(&page) != 0;
     bool const continued = ogg_page_continued(&page) != 0;
-    std::string const where =
-        "page " + std::to_string(stats.pages) + " (serial " + std::to_string(serial) + ")";
+    // Built only on the error paths: no allocation per page.
+    auto where = [&] {
+      return "page " + std::to_string(stats.pages) + " (serial " + std::to_string(serial) + ")";
+    };
 
     LogicalStream* stream = nullptr;
     for (auto& s : streams) {
@@ -307,14 +309,14 @@ struct OggOpusReader::Impl {
     }
     if (stream == nullptr) {
       if (!bos) {
-        return err(OggErrorKind::missing_bos, where + ": first page of the stream lacks BOS");
+        return err(OggErrorKind::missing_bos, where() + ": first page of the stream lacks BOS");
       }
       if (continued) {
         return err(OggErrorKind::continued_mismatch,
-                   where + ": first page of the stream starts with a continued packet");
+                   where() + ": first page of the stream starts with a continued packet");
       }
       if (streams.size() >= kMaxLiveStreams) {
-        return err(OggErrorKind::invalid_page, where + ": too many open logical streams");
+        return err(OggErrorKind::invalid_page, where() + ": too many open logical streams");
       }
       auto fresh = std::make_unique<LogicalStream>();
       fresh->serial = serial;
@@ -327,13 +329,14 @@ struct OggOpusReader::Impl {
       }
     } else {
       if (bos) {
-        return err(OggErrorKind::duplicate_bos, where + ": second BOS for a live stream");
+        return err(OggErrorKind::duplicate_bos, where() + ": second BOS for a live stream");
       }
       if (continued != stream->packet_open) {
         return err(OggErrorKind::continued_mismatch,
-                   where + (continued ? ": continued flag set but the previous page ended a packet"
-                                      : ": continued flag missing but the previous page ended "
-                                        "inside a packet"));
+                   where() + (continued
+                                  ? ": continued flag set but the previous page ended a packet"
+                                  : ": continued flag missing but the previous page ended "
+                                    "inside a packet"));
       }
     }
     int const segments = page.header[26];
@@ -341,7 +344,7 @@ struct OggOpusReader::Impl {
       stream->packet_open = page.header[27 + segments - 1] == 255;
     }
     if (ogg_stream_pagein(&stream->os, &page) != 0) {
-      return err(OggErrorKind::invalid_page, where + ": rejected by ogg_stream_pagein");
+      return err(OggErrorKind::invalid_page, where() + ": rejected by ogg_stream_pagein");
     }
     ++stats.pages;
 

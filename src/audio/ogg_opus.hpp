@@ -20,8 +20,10 @@
 // a row, then no_capture_pattern. Sequence numbers and granules are not checked (as the server);
 // a sequence gap is counted in stats().holes. OpusHead/OpusTags packets are skipped (contents
 // ignored, as the server); every other packet is decoded at decode_rate_hz (pre-skip not applied).
-// A new logical stream (chained BOS) resets the decoder. The first error puts the reader in a
-// failed state and is reported again by every later call (never a crash on garbage).
+// A new logical stream (chained BOS) resets the decoder; an EOS page closes its stream (a later
+// BOS may reuse the serial); more than 16 streams open at once is an invalid_page error (bounded
+// memory against a peer that keeps opening serials). The first error puts the reader in a failed
+// state and is reported again by every later call (never a crash on garbage).
 //
 // Threading: a writer or reader belongs to one thread/strand at a time (util::ThreadOwner, debug
 // builds; a moved-to object re-binds on first use). ogg_crc32 is stateless.

@@ -492,6 +492,37 @@ TEST(OggReader, ChainedStreamsAreAccepted) {
   EXPECT_EQ(pcm.size(), 3u * 3 * 1920);
 }
 
+TEST(OggReader, OpenStreamsAreBounded) {
+  OggOpusReader reader;
+  std::vector<int16_t> pcm;
+  for (uint32_t serial = 1; serial <= 16; ++serial) {
+    OggOpusWriter writer(standard_client_framing(serial, 312));
+    ASSERT_TRUE(reader.feed(writer.head_page(), pcm).has_value()) << "stream " << serial;
+  }
+  OggOpusWriter extra(standard_client_framing(17, 312));
+  auto const e = expect_error(reader, extra.head_page(), pcm);
+  EXPECT_EQ(e.kind, OggErrorKind::invalid_page);
+  EXPECT_NE(e.message.find("too many"), std::string::npos) << e.message;
+}
+
+TEST(OggReader, UnsupportedDecodeRateIsATypedError) {
+  OggOpusReader reader({44100, 150 * 1024, true});
+  EXPECT_TRUE(reader.failed());
+  std::vector<int16_t> pcm;
+  auto r = reader.feed(sample_stream("sine.opus"), pcm);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().kind, OggErrorKind::opus_decode);
+  EXPECT_NE(r.error().message.find("44100"), std::string::npos) << r.error().message;
+  EXPECT_TRUE(pcm.empty());
+}
+
+TEST(OggReader, DecodesAtOtherRates) {
+  OggOpusReader reader({48000, 150 * 1024, true});
+  std::vector<int16_t> pcm;
+  ASSERT_TRUE(reader.feed(sample_stream("sine.opus"), pcm).has_value());
+  EXPECT_EQ(pcm.size(), 3u * 3840);
+}
+
 TEST(OggReader, MovedReaderKeepsItsState) {
   auto const stream = sample_stream("sine.opus");
   OggOpusReader reader;
