@@ -22,6 +22,7 @@ Backoff::Backoff(const BackoffParams& params) : params_(params), rng_(seed_from(
 }
 
 void Backoff::reset() {
+  PV_ASSERT_OWNER(owner_);
   attempts_ = 0;
   ceiling_ms_ = params_.min_delay.count();
   previous_ms_ = params_.min_delay.count();
@@ -38,6 +39,7 @@ int64_t Backoff::uniform(int64_t low, int64_t high) {
 }
 
 std::chrono::milliseconds Backoff::next() {
+  PV_ASSERT_OWNER(owner_);
   const int64_t min_ms = params_.min_delay.count();
   const int64_t max_ms = params_.max_delay.count();
   int64_t delay = min_ms;

@@ -7,8 +7,11 @@
 //  * decorrelated: delay_n = min(max, uniform[min_delay, previous * 3]), previous_0 = min_delay
 //
 // n counts calls to next() since construction or reset(). With `seed` set the sequence is
-// reproducible (tests); otherwise it is seeded from std::random_device. Single owner, not
-// thread-safe.
+// reproducible (tests); otherwise it is seeded from std::random_device.
+//
+// Owner: one thread (checked with util::ThreadOwner in debug builds; it binds on first use).
+
+#include "util/thread_owner.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -47,6 +50,7 @@ private:
   uint32_t attempts_ = 0;
   int64_t ceiling_ms_ = 0;  // exponential ceiling of the next attempt
   int64_t previous_ms_ = 0; // decorrelated jitter state
+  util::ThreadOwner owner_;
 };
 
 } // namespace pv::net

@@ -4,6 +4,7 @@
 #include "net/detail/tls_detail.hpp"
 #include "net/retry_after.hpp"
 #include "net/url.hpp"
+#include "util/thread_owner.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -193,7 +194,8 @@ struct HttpClient::Impl {
   std::vector<std::shared_ptr<Transfer>> pending;
   bool stopping = false;
 
-  // Worker-thread state.
+  // Worker-thread state (checked with worker_owner in debug builds).
+  util::ThreadOwner worker_owner;
   std::unordered_map<CURL*, std::shared_ptr<Transfer>> running;
 
   ~Impl() {
@@ -223,6 +225,7 @@ struct HttpClient::Impl {
   }
 
   void run() {
+    worker_owner.bind_to_current_thread();
     worker_id.store(std::this_thread::get_id());
     const std::string thread_name = params.name.substr(0, 15);
     pthread_setname_np(pthread_self(), thread_name.c_str());
@@ -264,6 +267,7 @@ struct HttpClient::Impl {
   }
 
   void add(const std::shared_ptr<Transfer>& transfer) {
+    PV_ASSERT_OWNER(worker_owner);
     std::string error;
     if (!configure(*transfer, error)) {
       complete(*transfer, tl::unexpected(make_error(HttpErrorKind::invalid_argument, error)));
@@ -286,6 +290,7 @@ struct HttpClient::Impl {
   }
 
   bool configure(Transfer& t, std::string& error) {
+    PV_ASSERT_OWNER(worker_owner);
     CURL* easy = curl_easy_init();
     if (easy == nullptr) {
       error = "curl_easy_init failed";
@@ -429,6 +434,7 @@ struct HttpClient::Impl {
   }
 
   void handle_cancellations() {
+    PV_ASSERT_OWNER(worker_owner);
     std::vector<Transfer*> cancelled;
     for (auto& [easy, transfer] : running) {
       if (transfer->cancel_requested.load(std::memory_order_acquire)) {
@@ -442,6 +448,7 @@ struct HttpClient::Impl {
 
   // Applies the first-byte and idle timeouts; returns how long the worker may sleep.
   int enforce_deadlines() {
+    PV_ASSERT_OWNER(worker_owner);
     const auto now = Clock::now();
     auto next = now + milliseconds(kMaxPollMs);
     std::vector<std::pair<Transfer*, HttpError>> expired;
@@ -479,6 +486,7 @@ struct HttpClient::Impl {
   }
 
   void drain_finished() {
+    PV_ASSERT_OWNER(worker_owner);
     int queued = 0;
     while (CURLMsg* message = curl_multi_info_read(multi, &queued)) {
       if (message->msg != CURLMSG_DONE) {
@@ -584,6 +592,7 @@ struct HttpClient::Impl {
 
   // Removes a running transfer and completes it.
   void finish(Transfer& t, HttpResult result) {
+    PV_ASSERT_OWNER(worker_owner);
     auto it = running.find(t.easy);
     std::shared_ptr<Transfer> keep;
     if (it != running.end()) {

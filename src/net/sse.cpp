@@ -14,6 +14,7 @@ tl::expected<void, SseError> SseParser::fail(std::string message) {
 }
 
 tl::expected<void, SseError> SseParser::feed(std::string_view chunk) {
+  PV_ASSERT_OWNER(owner_);
   if (failed_) {
     return tl::unexpected(*failed_);
   }
@@ -58,6 +59,7 @@ tl::expected<void, SseError> SseParser::feed(std::string_view chunk) {
 }
 
 tl::expected<void, SseError> SseParser::finish() {
+  PV_ASSERT_OWNER(owner_);
   if (failed_) {
     return tl::unexpected(*failed_);
   }

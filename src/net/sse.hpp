@@ -9,7 +9,10 @@
 // with no data is not dispatched; an unterminated event at end of stream is discarded, as the
 // spec says (call finish() to check for one).
 //
-// Single owner (not thread-safe); typically fed from HttpStreamHandlers::on_chunk.
+// Owner: one thread (checked with util::ThreadOwner in debug builds), typically the HTTP
+// client's worker feeding it from HttpStreamHandlers::on_chunk.
+
+#include "util/thread_owner.hpp"
 
 #include <cstddef>
 #include <functional>
@@ -81,6 +84,7 @@ private:
   std::optional<SseError> failed_;
   std::size_t dispatched_ = 0;
   SseEvent event_; // reused for each dispatch
+  util::ThreadOwner owner_;
 };
 
 } // namespace pv::net

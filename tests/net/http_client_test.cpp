@@ -272,6 +272,18 @@ TEST_F(HttpClientTest, ConnectionRefused) {
   EXPECT_EQ(response.error().kind, HttpErrorKind::connect_failed) << response.error().describe();
 }
 
+TEST_F(HttpClientTest, ConnectTimeout) {
+  testing::BlackholeListener blackhole;
+  HttpRequest request;
+  request.url = "http://127.0.0.1:" + std::to_string(blackhole.port()) + "/";
+  request.timeouts.connect_ms = 300;
+  request.timeouts.first_byte_ms = 60000;
+  auto response = client_->perform(request);
+  ASSERT_FALSE(response);
+  EXPECT_EQ(response.error().kind, HttpErrorKind::timeout) << response.error().describe();
+  EXPECT_EQ(response.error().timeout, HttpTimeout::connect);
+}
+
 TEST_F(HttpClientTest, FirstByteTimeout) {
   server_.http().Get("/slow", [&](const httplib::Request&, httplib::Response& res) {
     release_.wait_for(kWait); // says nothing until the test ends
@@ -510,6 +522,11 @@ TEST_F(HttpClientTest, SecretsNeverReachTheLog) {
 }
 
 TEST_F(HttpClientTest, ManyConcurrentCallsOnOneClient) {
+  // One request per connection: cpp-httplib would otherwise park each of its 8 threads on an
+  // idle keep-alive connection for 5 s while the other connections wait. (Its listen backlog of
+  // 5 also drops some of the 32 simultaneous SYNs: those connections start after the 1 s SYN
+  // retransmit, which is why this test takes about a second.)
+  server_.http().set_keep_alive_max_count(1);
   server_.http().Get(R"(/n/(\d+))", [](const httplib::Request& req, httplib::Response& res) {
     res.set_content("value " + req.matches[1].str(), "text/plain");
   });

@@ -296,6 +296,22 @@ TEST_P(WsTest, ServerThatNeverAnswersTheUpgradeTimesOut) {
   EXPECT_EQ(srv_.requests().size(), 1u);
 }
 
+TEST_P(WsTest, TcpConnectThatNeverCompletesTimesOut) {
+  testing::BlackholeListener blackhole;
+  ClientRecorder rec;
+  WsClientParams params;
+  params.url =
+      std::string(tls() ? "wss" : "ws") + "://127.0.0.1:" + std::to_string(blackhole.port()) + "/";
+  params.connect_timeout_ms = 300;
+  WsClient client = make_client(params, rec);
+  client.connect();
+  ASSERT_TRUE(rec.wait_close());
+  const WsError reason = rec.close_reason();
+  EXPECT_EQ(reason.kind, WsErrorKind::timeout) << reason.describe();
+  EXPECT_EQ(reason.timeout, WsTimeout::connect);
+  EXPECT_NE(reason.message.find("TCP connect"), std::string::npos) << reason.message;
+}
+
 TEST_P(WsTest, StalledServerMakesTheSendQueueGrowThenDrainsInOrder) {
   srv_.on_open_hook = [](const WsConnectionPtr& connection) {
     connection->set_reading(false);
@@ -452,6 +468,8 @@ TEST_P(WsTest, IdleTimeoutFiresWhenNoMessageArrivesAndCanBeDisarmed) {
     client.send_text("more");
     ASSERT_TRUE(rec.wait_messages(static_cast<std::size_t>(i) + 1));
   }
+  EXPECT_EQ(rec.closes(), 0);
+  client.set_idle_timeout(200ms); // re-arming restarts the clock with the new bound
   ASSERT_TRUE(rec.wait_close());
   const WsError reason = rec.close_reason();
   EXPECT_EQ(reason.kind, WsErrorKind::timeout) << reason.describe();

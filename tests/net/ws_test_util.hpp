@@ -230,6 +230,27 @@ inline uint16_t unused_local_port() {
   return acceptor.local_endpoint().port();
 }
 
+// A listener whose accept queue is full: further TCP connects get no SYN-ACK and hang, which
+// is how a connect timeout is provoked locally. (Linux drops SYNs for a full accept queue; with
+// listen(0) one pending connection fills it.)
+class BlackholeListener {
+public:
+  BlackholeListener() : acceptor_(io_), filler_(io_) {
+    using boost::asio::ip::tcp;
+    const tcp::endpoint any(boost::asio::ip::make_address("127.0.0.1"), 0);
+    acceptor_.open(any.protocol());
+    acceptor_.bind(any);
+    acceptor_.listen(0);
+    filler_.connect(acceptor_.local_endpoint()); // completes: it takes the only slot
+  }
+  uint16_t port() const { return acceptor_.local_endpoint().port(); }
+
+private:
+  boost::asio::io_context io_;
+  boost::asio::ip::tcp::acceptor acceptor_;
+  boost::asio::ip::tcp::socket filler_;
+};
+
 // Deterministic pseudo-random payload.
 inline std::vector<uint8_t> pattern_bytes(std::size_t size, uint32_t seed) {
   std::vector<uint8_t> bytes(size);

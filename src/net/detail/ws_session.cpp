@@ -9,6 +9,7 @@
 #include "net/detail/ws_session.hpp"
 
 #include "net/detail/tls_detail.hpp"
+#include "util/thread_owner.hpp"
 
 #include <algorithm>
 #include <deque>
@@ -244,7 +245,22 @@ private:
 
   auto self() { return this->shared_from_this(); }
 
-  tcp::socket& socket() { return beast::get_lowest_layer(ws_).socket(); }
+  // Debug builds: state may only be touched on the session strand.
+  void assert_on_strand(const char* what) const {
+#ifndef NDEBUG
+    using Strand = asio::strand<asio::io_context::executor_type>;
+    const Strand* strand = ex_.target<Strand>();
+    if (strand != nullptr && !strand->running_in_this_thread()) {
+      util::ownership_violation(what, __FILE__, __LINE__);
+    }
+#else
+    (void)what;
+#endif
+  }
+
+  tcp::socket& socket() {
+    return beast::get_lowest_layer(ws_).socket();
+  }
 
   std::string peer_name() const {
     if (client_setup_) {
@@ -312,6 +328,7 @@ private:
   // --- client set-up -----------------------------------------------------------------------------
 
   void begin_client() {
+    assert_on_strand("begin_client");
     if (state_ != State::created) {
       return;
     }
@@ -457,6 +474,7 @@ private:
   // --- server set-up -----------------------------------------------------------------------------
 
   void begin_server() {
+    assert_on_strand("begin_server");
     if (state_ != State::created) {
       return;
     }
@@ -632,6 +650,7 @@ private:
   }
 
   void on_read(const error_code& ec) {
+    assert_on_strand("on_read");
     read_pending_ = false;
     if (state_ == State::finished) {
       return;
@@ -694,6 +713,7 @@ private:
   }
 
   void enqueue(OutMessage message) {
+    assert_on_strand("enqueue");
     if (state_ == State::finished) {
       message_dropped(message.bytes.size());
       recycle(std::move(message.bytes));
@@ -704,6 +724,7 @@ private:
   }
 
   void maybe_write() {
+    assert_on_strand("maybe_write");
     if (writing_ || queue_.empty() || close_started_ ||
         (state_ != State::open && state_ != State::closing)) {
       return;
@@ -760,6 +781,7 @@ private:
   // --- closing -----------------------------------------------------------------------------------
 
   void do_close(uint16_t code, std::string reason) {
+    assert_on_strand("do_close");
     switch (state_) {
     case State::finished:
     case State::closing:
@@ -810,6 +832,7 @@ private:
 
   // The single exit: no more I/O, on_close once.
   void finish(WsError reason) {
+    assert_on_strand("finish");
     if (state_ == State::finished) {
       return;
     }
@@ -839,6 +862,7 @@ private:
   // --- idle timeout ------------------------------------------------------------------------------
 
   void arm_idle(std::chrono::milliseconds timeout) {
+    assert_on_strand("arm_idle");
     if (state_ == State::finished) {
       return;
     }
