@@ -187,6 +187,12 @@ void VadSegmenter::reset() {
   trailing_silence_frames_ = 0;
 }
 
+BargeInParams barge_in_params_from(const config::VadSettings& settings) {
+  BargeInParams p;
+  p.min_speech_ms = settings.barge_in_min_ms;
+  return p;
+}
+
 bool BargeInDetector::on_frame(bool is_speech, int frame_ms) {
   if (is_speech) {
     speech_ms_ += frame_ms;

@@ -128,6 +128,8 @@ struct BargeInParams {
   int max_gap_ms = 60;
 };
 
+BargeInParams barge_in_params_from(const config::VadSettings& settings);
+
 class BargeInDetector {
 public:
   explicit BargeInDetector(const BargeInParams& params = {}) : params_(params) {}

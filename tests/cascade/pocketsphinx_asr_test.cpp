@@ -118,23 +118,40 @@ TEST(PocketsphinxAsr, TtsRoundTripWithVoiceOptions) {
   EXPECT_EQ(text->text, sentence);
 }
 
-TEST(PocketsphinxAsr, GeneralLanguageModelWordAccuracy) {
+double lm_word_accuracy(AsrProvider& asr, const std::string& label) {
   std::size_t errors = 0;
   std::size_t words = 0;
+  double finish_ms = 0;
   for (const auto& sentence : test_sentences()) {
-    auto text = transcribe(lm_asr(), speak(sentence).samples);
-    ASSERT_TRUE(text) << text.error().message;
+    auto text = transcribe(asr, speak(sentence).samples);
+    EXPECT_TRUE(text) << text.error().message;
+    if (!text) {
+      return 0;
+    }
     errors += word_errors(sentence, text->text);
     words += split_words(sentence).size();
-    std::cout << "[asr lm] '" << sentence << "' -> '" << text->text << "' finish "
-              << text->finish_ms << " ms\n";
+    finish_ms += text->finish_ms;
+    std::cout << "[asr " << label << "] '" << sentence << "' -> '" << text->text << "'\n";
   }
   const double accuracy = 1.0 - static_cast<double>(errors) / static_cast<double>(words);
-  std::cout << "[asr lm] word accuracy " << accuracy << " (" << errors << " errors / " << words
-            << " words)\n";
-  ::testing::Test::RecordProperty("lm_word_accuracy", std::to_string(accuracy));
-  // Measured 0.98 here (dependencies.md: ~0.95 on flite kal16); the bound leaves room.
-  EXPECT_GE(accuracy, 0.80);
+  std::cout << "[asr " << label << "] word accuracy " << accuracy << " (" << errors << " errors / "
+            << words << " words), mean finish " << finish_ms / 10 << " ms\n";
+  ::testing::Test::RecordProperty(label + "_word_accuracy", std::to_string(accuracy));
+  return accuracy;
+}
+
+// Measured on these 10 sentences (62 words, flite kal16): 0.95 single pass (the default),
+// 0.98 with the second pass; dependencies.md reports ~0.95 on another set. The bound leaves room.
+TEST(PocketsphinxAsr, GeneralLanguageModelWordAccuracy) {
+  EXPECT_GE(lm_word_accuracy(lm_asr(), "lm 1-pass"), 0.80);
+}
+
+TEST(PocketsphinxAsr, GeneralLanguageModelWordAccuracyWithSecondPass) {
+  PocketsphinxParams params;
+  params.second_pass = true;
+  auto asr = PocketsphinxAsr::create(params);
+  ASSERT_TRUE(asr) << asr.error().message;
+  EXPECT_GE(lm_word_accuracy(**asr, "lm 2-pass"), 0.80);
 }
 
 TEST(PocketsphinxAsr, DecoderIsLoadedOnceAndReused) {

@@ -386,6 +386,8 @@ TEST(VadSegmenter, ParamsFromSettings) {
   EXPECT_EQ(p.preroll_ms, 300);
   EXPECT_EQ(p.min_speech_ms, 250);
   EXPECT_EQ(p.max_segment_ms, 9000);
+  s.barge_in_min_ms = 480;
+  EXPECT_EQ(barge_in_params_from(s).min_speech_ms, 480);
 }
 
 TEST(BargeInDetector, NeedsSustainedSpeech) {

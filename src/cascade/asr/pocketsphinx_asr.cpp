@@ -25,7 +25,7 @@ struct PocketsphinxAsr::Pool {
   std::string dict;
   std::string grammar;
   int max_decoders = 1;
-  bool second_pass = true;
+  bool second_pass = false;
 
   std::mutex mutex;
   std::vector<ps_decoder_t*> idle;
