@@ -354,9 +354,9 @@ struct HttpClient::Impl {
       curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 0L);
     } else if (!extra_cas.empty()) {
       curl_easy_setopt(easy, CURLOPT_SSL_CTX_FUNCTION, &Impl::on_ssl_context);
+      // curl caches the CA store per multi handle, i.e. per HttpClient, whose extra CAs are
+      // always the same: adding them again to a cached store is a no-op.
       curl_easy_setopt(easy, CURLOPT_SSL_CTX_DATA, this);
-      // The CA store is modified per connection: do not share a cached one.
-      curl_easy_setopt(easy, CURLOPT_CA_CACHE_TIMEOUT, 0L);
     }
     return true;
   }

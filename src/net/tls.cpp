@@ -5,6 +5,8 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <map>
+#include <mutex>
 #include <sstream>
 
 #include <boost/asio/ip/address.hpp>
@@ -64,7 +66,9 @@ const char* to_string(TlsErrorKind kind) {
   return "unknown";
 }
 
-tl::expected<SslContextPtr, TlsError> make_client_tls_context(const TlsClientParams& params) {
+namespace {
+
+tl::expected<SslContextPtr, TlsError> build_client_context(const TlsClientParams& params) {
   auto ctx = std::make_shared<ssl::context>(ssl::context::tls_client);
   set_min_tls12(ctx->native_handle());
   if (!params.verify) {
@@ -85,6 +89,25 @@ tl::expected<SslContextPtr, TlsError> make_client_tls_context(const TlsClientPar
     detail::add_trusted_certificates(ctx->native_handle(), *certs);
   }
   ctx->set_verify_mode(ssl::verify_peer);
+  return ctx;
+}
+
+} // namespace
+
+tl::expected<SslContextPtr, TlsError> make_client_tls_context(const TlsClientParams& params) {
+  // Loading the system bundle costs ~16 ms (OpenSSL parses every root), so contexts are built
+  // once per (verify, ca_file) and shared; they are immutable and thread-safe to share.
+  static std::mutex mutex;
+  static std::map<std::pair<bool, std::string>, SslContextPtr> cache;
+  const auto key = std::make_pair(params.verify, params.verify ? params.ca_file : std::string());
+  std::lock_guard lock(mutex);
+  if (auto it = cache.find(key); it != cache.end()) {
+    return it->second;
+  }
+  auto ctx = build_client_context(params);
+  if (ctx) {
+    cache.emplace(key, *ctx);
+  }
   return ctx;
 }
 

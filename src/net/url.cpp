@@ -31,9 +31,17 @@ int hex_value(char c) {
 } // namespace
 
 std::string Url::host_header() const {
-  std::string out = host.find(':') != std::string::npos ? "[" + host + "]" : host;
+  std::string out;
+  if (host.find(':') != std::string::npos) { // IPv6 literal
+    out.push_back('[');
+    out.append(host);
+    out.push_back(']');
+  } else {
+    out = host;
+  }
   if (port != default_port(scheme)) {
-    out += ":" + std::to_string(port);
+    out.push_back(':');
+    out.append(std::to_string(port));
   }
   return out;
 }
@@ -110,7 +118,8 @@ tl::expected<Url, UrlError> parse_url(std::string_view text) {
   }
   tail = tail.substr(0, tail.find('#'));
   if (tail.empty() || tail.front() == '?') {
-    url.target = "/" + std::string(tail);
+    url.target.push_back('/'); // (push_back/append: GCC 12 -Wrestrict false positive on assign)
+    url.target.append(tail);
   } else {
     url.target = std::string(tail);
   }

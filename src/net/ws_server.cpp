@@ -230,6 +230,7 @@ WsServer::create(asio::io_context& io, WsServerParams params, WsServerHandlers h
   setup.close_timeout = std::chrono::milliseconds(params.close_timeout_ms);
   setup.max_message_bytes = params.max_message_bytes;
   setup.max_queued_bytes = params.max_queued_bytes;
+  setup.max_request_header_bytes = params.max_request_header_bytes;
   if (params.handshake_timeout_ms <= 0 || params.close_timeout_ms <= 0) {
     return fail(WsErrorKind::invalid_argument, "timeouts must be positive");
   }
@@ -263,7 +264,11 @@ WsServer::create(asio::io_context& io, WsServerParams params, WsServerHandlers h
                                                   ec.message());
   }
   impl->port = impl->acceptor.local_endpoint().port();
-  impl->host = address.is_v6() ? "[" + address.to_string() + "]" : address.to_string();
+  impl->host = address.to_string();
+  if (address.is_v6()) {
+    impl->host.insert(impl->host.begin(), '[');
+    impl->host.push_back(']');
+  }
   // Start accepting on the acceptor's strand (the io_context may already be running).
   asio::post(impl->acceptor.get_executor(), [impl] { impl->accept_next(); });
   return std::unique_ptr<WsServer>(new WsServer(std::move(impl)));

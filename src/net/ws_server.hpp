@@ -48,6 +48,9 @@ struct WsServerParams {
   int close_timeout_ms = 3000;
   std::size_t max_message_bytes = 16u << 20;
   std::size_t max_queued_bytes = 0; // 0 = unbounded
+  // Request line + header fields of the upgrade request (Beast's default); a request that is
+  // larger, or cannot be parsed, is answered with 400.
+  std::size_t max_request_header_bytes = 8192;
 };
 
 // One accepted connection. Handlers receive it as a shared_ptr; keeping it does not keep the
@@ -66,7 +69,10 @@ public:
 
   void close(uint16_t code = 1000, std::string reason = {}); // drains the queue first
   void drop();                                               // closes TCP without a Close frame
-  void set_reading(bool reading);      // false = stall: stop reading after the current message
+  // false = stall: no further read is issued (called from this connection's on_open, nothing
+  // is read at all; later, at most the message being read completes). While stalled, pings and
+  // Close frames are not answered.
+  void set_reading(bool reading);
   void ping(std::string payload = {}); // one at a time; the pong comes to on_pong
   void set_idle_timeout(std::chrono::milliseconds timeout);
 

@@ -124,14 +124,17 @@ struct WsUpgradeDecision {
   int status = 400;
   Headers headers; // added to the 101 (accept) or the error response (reject)
   std::string body;
+  // accept: false = read nothing (no message, no ping, no Close) until set_reading(true), like
+  // a server that queues the client before serving it.
+  bool start_reading = true;
 
   static WsUpgradeDecision accept(Headers headers = {}) {
-    return {Action::accept, 101, std::move(headers), {}};
+    return {Action::accept, 101, std::move(headers), {}, true};
   }
   static WsUpgradeDecision reject(int status, Headers headers = {}, std::string body = {}) {
-    return {Action::reject, status, std::move(headers), std::move(body)};
+    return {Action::reject, status, std::move(headers), std::move(body), true};
   }
-  static WsUpgradeDecision ignore() { return {Action::ignore, 0, {}, {}}; }
+  static WsUpgradeDecision ignore() { return {Action::ignore, 0, {}, {}, true}; }
 };
 
 } // namespace pv::net

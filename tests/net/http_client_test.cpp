@@ -16,6 +16,8 @@
 #include <sstream>
 #include <thread>
 
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/write.hpp>
 #include <gtest/gtest.h>
 #include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
@@ -282,6 +284,30 @@ TEST_F(HttpClientTest, ConnectTimeout) {
   ASSERT_FALSE(response);
   EXPECT_EQ(response.error().kind, HttpErrorKind::timeout) << response.error().describe();
   EXPECT_EQ(response.error().timeout, HttpTimeout::connect);
+}
+
+TEST_F(HttpClientTest, GarbageResponseIsAProtocolError) {
+  // A raw TCP server that answers anything with a line that is not HTTP.
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::acceptor acceptor(
+      io, boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), 0));
+  std::thread server([&] {
+    boost::system::error_code ec;
+    boost::asio::ip::tcp::socket socket(io);
+    acceptor.accept(socket, ec);
+    if (!ec) {
+      char buffer[1024];
+      socket.read_some(boost::asio::buffer(buffer), ec);
+      boost::asio::write(socket, boost::asio::buffer(std::string("SSH-2.0-OpenSSH_9.2\r\n")), ec);
+      socket.shutdown(boost::asio::ip::tcp::socket::shutdown_both, ec);
+    }
+  });
+  HttpRequest request;
+  request.url = "http://127.0.0.1:" + std::to_string(acceptor.local_endpoint().port()) + "/";
+  auto response = client_->perform(request);
+  server.join();
+  ASSERT_FALSE(response);
+  EXPECT_EQ(response.error().kind, HttpErrorKind::protocol) << response.error().describe();
 }
 
 TEST_F(HttpClientTest, FirstByteTimeout) {

@@ -20,6 +20,25 @@ TEST(TlsContext, ClientContextWithValidCaFile) {
   EXPECT_NE(*ctx, nullptr);
 }
 
+TEST(TlsContext, ClientContextsAreSharedPerTrustConfiguration) {
+  pv::test::TlsTestCerts certs;
+  pv::test::TlsTestCerts other;
+  TlsClientParams a;
+  a.ca_file = certs.ca_cert.string();
+  TlsClientParams b;
+  b.ca_file = other.ca_cert.string();
+  TlsClientParams off;
+  off.verify = false;
+  auto a1 = make_client_tls_context(a);
+  auto a2 = make_client_tls_context(a);
+  auto b1 = make_client_tls_context(b);
+  auto off1 = make_client_tls_context(off);
+  ASSERT_TRUE(a1 && a2 && b1 && off1);
+  EXPECT_EQ(*a1, *a2);
+  EXPECT_NE(*a1, *b1);
+  EXPECT_NE(*a1, *off1);
+}
+
 TEST(TlsContext, MissingCaFileIsNamed) {
   TlsClientParams params;
   params.ca_file = "/no/such/ca.pem";

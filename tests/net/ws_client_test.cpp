@@ -101,7 +101,7 @@ TEST_P(WsTest, EchoesBinaryMessagesOfManySizesInOrder) {
     EXPECT_EQ(echoed[i].bytes, pattern_bytes(sizes[i], static_cast<uint32_t>(i)))
         << "message " << i << " of " << sizes[i] << " bytes";
   }
-  EXPECT_TRUE(rec.wait([&] { return client.queue_depth().messages == 0; }));
+  EXPECT_TRUE(testing::eventually([&] { return client.queue_depth().messages == 0; }));
   EXPECT_EQ(client.counters().messages_sent, sizes.size());
   EXPECT_EQ(client.counters().messages_received, sizes.size());
 
@@ -332,7 +332,7 @@ TEST_P(WsTest, StalledServerMakesTheSendQueueGrowThenDrainsInOrder) {
               WsSendStatus::queued);
     ++sent;
     // Give the writer a chance to move what the socket accepts, then look at the backlog.
-    if (rec.wait([&] { return client.queue_depth().messages >= kBacklog; }, 20ms)) {
+    if (testing::eventually([&] { return client.queue_depth().messages >= kBacklog; }, 20ms)) {
       break;
     }
   }
@@ -344,7 +344,7 @@ TEST_P(WsTest, StalledServerMakesTheSendQueueGrowThenDrainsInOrder) {
   // The server resumes: everything arrives, in order, nothing lost.
   srv_.connection()->set_reading(true);
   ASSERT_TRUE(srv_.wait_messages(sent));
-  EXPECT_TRUE(rec.wait([&] { return client.queue_depth().messages == 0; }));
+  EXPECT_TRUE(testing::eventually([&] { return client.queue_depth().messages == 0; }));
   const auto received = srv_.messages();
   ASSERT_EQ(received.size(), sent);
   for (std::size_t i = 0; i < sent; ++i) {
@@ -370,7 +370,7 @@ TEST_P(WsTest, BoundedQueueRejectsWhenThePeerStalls) {
     status = client.send_binary(pattern_bytes(64 * 1024, 1));
     queued += status == WsSendStatus::queued ? 1 : 0;
     if (status == WsSendStatus::queued && i % 16 == 15) {
-      rec.wait([] { return false; }, 5ms); // let the writer drain what the socket accepts
+      std::this_thread::sleep_for(5ms); // let the writer drain what the socket accepts
     }
   }
   EXPECT_EQ(status, WsSendStatus::queue_full);
@@ -443,6 +443,39 @@ TEST_P(WsTest, CloseDrainsQueuedMessagesFirst) {
   }
   EXPECT_TRUE(srv_.closes()[0].close_frame);
   EXPECT_EQ(srv_.closes()[0].close_code, 1000);
+}
+
+TEST_P(WsTest, CloseHandshakeTimesOutWhenThePeerNeverAnswers) {
+  srv_.on_open_hook = [](const WsConnectionPtr& connection) {
+    connection->set_reading(false);
+  };
+  start_server();
+  ClientRecorder rec;
+  WsClientParams params = client_params();
+  params.close_timeout_ms = 300;
+  WsClient client = make_client(params, rec);
+  client.connect();
+  ASSERT_TRUE(rec.wait_open());
+  client.close();
+  ASSERT_TRUE(rec.wait_close());
+  const WsError reason = rec.close_reason();
+  EXPECT_EQ(reason.kind, WsErrorKind::timeout) << reason.describe();
+  EXPECT_EQ(reason.timeout, WsTimeout::close);
+}
+
+TEST_P(WsTest, ServerDropsAClientThatNeverSendsItsRequest) {
+  WsServerParams params;
+  params.handshake_timeout_ms = 200;
+  start_server(params);
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::socket silent(io);
+  silent.connect({boost::asio::ip::make_address("127.0.0.1"), server_->port()});
+  ASSERT_TRUE(srv_.wait_closes(1));
+  const WsError reason = srv_.closes()[0];
+  EXPECT_EQ(reason.kind, WsErrorKind::timeout) << reason.describe();
+  EXPECT_EQ(reason.timeout, WsTimeout::connect);
+  EXPECT_EQ(srv_.connection(), nullptr);
+  EXPECT_EQ(server_->accepted_count(), 1u);
 }
 
 TEST_P(WsTest, IdleTimeoutFiresWhenNoMessageArrivesAndCanBeDisarmed) {
@@ -527,7 +560,7 @@ TEST_P(WsTest, DestroyingClientsAtAnyPointIsSafeAndSilencesHandlers) {
   std::this_thread::sleep_for(200ms);
   EXPECT_EQ(late_calls.load(), 0);
   // Every server-side connection ends (nothing hangs).
-  EXPECT_TRUE(srv_.wait([&] { return server_->connection_count() == 0; }));
+  EXPECT_TRUE(testing::eventually([&] { return server_->connection_count() == 0; }));
 }
 
 TEST_P(WsTest, HandlerMayDestroyItsOwnClient) {
@@ -546,7 +579,7 @@ TEST_P(WsTest, HandlerMayDestroyItsOwnClient) {
   client->connect();
   ASSERT_TRUE(rec.wait_open());
   client->send_text("x");
-  ASSERT_TRUE(rec.wait([&] { return destroyed.load(); }));
+  ASSERT_TRUE(testing::eventually([&] { return destroyed.load(); }));
   ASSERT_TRUE(srv_.wait_closes(1)); // the session ended
   EXPECT_EQ(rec.closes(), 0);       // and on_close was silenced by the destruction
 }

@@ -11,6 +11,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <boost/asio/ip/tcp.hpp>
@@ -220,6 +221,20 @@ private:
   std::vector<WsError> closes_;
   std::vector<std::string> pongs_;
 };
+
+// Polls `pred` (every 2 ms) until it holds or `bound` passes; for state that changes without
+// notifying a recorder (queue depths, counters).
+template <class Pred>
+bool eventually(Pred pred, std::chrono::milliseconds bound = kWait) {
+  const auto deadline = std::chrono::steady_clock::now() + bound;
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() >= deadline) {
+      return pred();
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  return true;
+}
 
 // A local port with nothing listening (bound and released; nothing else binds ephemeral ports
 // deliberately in this process).

@@ -209,7 +209,9 @@ public:
   }
 
   void set_reading(bool enabled) override {
-    asio::post(ex_, [self = this->shared_from_this(), enabled] {
+    // dispatch: from one of this session's handlers it applies at once, before the next read is
+    // issued, so that a handler can stall a connection completely.
+    asio::dispatch(ex_, [self = this->shared_from_this(), enabled] {
       self->reading_enabled_ = enabled;
       self->do_read();
     });
@@ -512,7 +514,10 @@ private:
 
   void read_request() {
     state_ = State::reading_request;
-    http::async_read(ws_.next_layer(), read_buffer_, request_,
+    request_parser_.emplace();
+    request_parser_->header_limit(
+        static_cast<std::uint32_t>(server_setup_->max_request_header_bytes));
+    http::async_read(ws_.next_layer(), read_buffer_, *request_parser_,
                      [self = self()](const error_code& ec, std::size_t) { self->on_request(ec); });
   }
 
@@ -527,10 +532,13 @@ private:
         error.close_code = 1006;
         finish(std::move(error));
       } else {
-        finish(make_error(WsErrorKind::read_error, "bad upgrade request: " + ec.message()));
+        // Unparsable, or its header is over the limit: answer 400 as HTTP servers do.
+        answer(WsUpgradeDecision::reject(400, {}, "bad request: " + ec.message()));
       }
       return;
     }
+    request_ = request_parser_->release();
+    request_parser_.reset();
     WsUpgradeRequest request;
     request.method = std::string(request_.method_string());
     request.target = std::string(request_.target());
@@ -549,6 +557,7 @@ private:
         answer(WsUpgradeDecision::reject(400, {}, "not a WebSocket upgrade request"));
         return;
       }
+      reading_enabled_ = decision.start_reading;
       state_ = State::upgrading;
       configure_open_stream();
       ws_.set_option(websocket::stream_base::decorator(
@@ -922,6 +931,7 @@ private:
   beast::flat_buffer read_buffer_;
   websocket::response_type upgrade_response_;
   http::request<http::string_body> request_;
+  std::optional<http::request_parser<http::string_body>> request_parser_;
   http::response<http::string_body> response_;
   Headers upgrade_request_headers_;
 

@@ -52,6 +52,7 @@ struct WsClientSetup {
 struct WsServerSetup {
   std::chrono::milliseconds handshake_timeout{10000}; // TLS + upgrade request
   std::chrono::milliseconds close_timeout{3000};
+  std::size_t max_request_header_bytes = 8192;
   std::size_t max_message_bytes = 16u << 20;
   std::size_t max_queued_bytes = 0;
   SslContextPtr ssl; // null for plain TCP
