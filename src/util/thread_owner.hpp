@@ -34,6 +34,20 @@ private:
   mutable std::atomic<std::thread::id> owner_{};
 };
 
+// ThreadOwner for value types: moving an object hands it over unbound, so the moved-to object
+// binds to the first thread that uses it (objects are often built on one thread and used on
+// another, e.g. created in start() and driven by a worker).
+struct MovableThreadOwner {
+  ThreadOwner owner;
+  MovableThreadOwner() = default;
+  MovableThreadOwner(MovableThreadOwner&&) noexcept {}
+  MovableThreadOwner& operator=(MovableThreadOwner&&) noexcept {
+    owner.release();
+    return *this;
+  }
+  bool is_owner() const { return owner.is_owner(); }
+};
+
 [[noreturn]] inline void ownership_violation(const char* what, const char* file, int line) {
   std::fprintf(stderr, "thread-ownership violation: %s called off its owning thread (%s:%d)\n",
                what, file, line);
