@@ -38,7 +38,7 @@ const std::vector<std::regex>& injection_patterns() {
 
 const std::regex& profanity_pattern() {
   static const std::regex pattern(
-      R"(\b(motherfuck\w*|fuck(s|ed|er|ers|ing|in)?|bullshit|shit(s|ty|ting)?|cunts?|nigg(er|a)s?)\b)",
+      R"(\b(motherfuck\w{0,20}|fuck(s|ed|er|ers|ing|in)?|bullshit|shit(s|ty|ting)?|cunts?|nigg(er|a)s?)\b)",
       std::regex::ECMAScript | std::regex::icase | std::regex::optimize);
   return pattern;
 }
@@ -146,9 +146,12 @@ AssistantTextCheck SafetyFilter::check_assistant(std::string_view text) const {
   if (trimmed.empty()) {
     return check;
   }
-  std::string clean(trimmed);
+  // Bound the regex work first: nothing past twice the cap can be spoken anyway.
+  const std::size_t bounded = utf8_prefix_bytes(trimmed, 2 * params_.max_assistant_chars);
+  std::string clean(trimmed.substr(0, bounded));
   check.profanities_replaced = replace_profanity(clean);
   check.text = cap_text(clean, params_.max_assistant_chars, check.truncated);
+  check.truncated = check.truncated || bounded < trimmed.size();
   check.allowed = !check.text.empty();
   return check;
 }
@@ -161,7 +164,8 @@ ReplyGate::Passed ReplyGate::pass(std::string_view chunk) {
   if (exhausted_ || trimmed.empty()) {
     return passed;
   }
-  std::string clean(trimmed);
+  std::string clean(
+      trimmed.substr(0, utf8_prefix_bytes(trimmed, 2 * filter_.params().max_assistant_chars)));
   passed.profanities_replaced = filter_.replace_profanity(clean);
   const std::size_t separator = spoken_.empty() ? 0 : 1;
   const std::size_t max = filter_.params().max_assistant_chars;

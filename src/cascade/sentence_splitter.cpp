@@ -305,16 +305,18 @@ void SentenceSplitter::drain(bool at_end, std::vector<std::string>& out) {
   for (;;) {
     const bool want_clause = params_.split_first_clause && emitted_ == 0;
     const Scan found = scan(buffer_, at_end, want_clause, params_.first_chunk_min_chars);
-    if (found.sentence_cut != npos) {
+    const std::size_t limit = params_.max_chunk_chars;
+    // A boundary beyond the limit (decided only now, e.g. by a long piece) is not used: the
+    // forced split below keeps every chunk within max_chunk_chars.
+    if (found.sentence_cut != npos && found.sentence_cut <= limit) {
       emit(found.sentence_cut, out);
       continue;
     }
-    if (found.clause_cut != npos) {
+    if (found.clause_cut != npos && found.clause_cut <= limit) {
       emit(found.clause_cut, out);
       continue;
     }
-    if (buffer_.size() >= params_.max_chunk_chars) {
-      const std::size_t limit = params_.max_chunk_chars;
+    if (buffer_.size() >= limit) {
       std::size_t cut = npos;
       for (std::size_t i = limit; i > limit / 2; --i) {
         if (is_space(buffer_[i - 1])) {

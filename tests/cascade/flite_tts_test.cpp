@@ -193,6 +193,24 @@ TEST(FliteTts, PunctuationOnlyStillEndsTheStream) {
   EXPECT_EQ(out.last_flags, 1);
 }
 
+TEST(FliteTts, OddInputNeverCrashes) {
+  for (const std::string& text : std::vector<std::string>{
+           "$$$ %%% ### @@@", "12345678901234567890123456789012345678901234567890",
+           "https://example.com/a.b?c=d&e=f#g", "\xE2\x98\x83 snowman \xF0\x9F\x98\x80",
+           std::string("control\x01\x02\x07"
+                       "chars"),
+           "\xFF\xFE\x80 invalid utf8", "a", "Mr. Dr. St. etc. e.g. i.e. vs.",
+           std::string(3000, 'x')}) {
+    Collected out;
+    TtsRequest request;
+    request.text = text;
+    auto result = synth(flite(), request, out);
+    ASSERT_TRUE(result) << text << ": " << result.error().message;
+    EXPECT_EQ(out.last_flags, 1) << text;
+    EXPECT_TRUE(out.last_was_final) << text;
+  }
+}
+
 TEST(FliteTts, SinkExceptionBecomesATypedError) {
   TtsRequest request;
   request.text = "Hello there.";

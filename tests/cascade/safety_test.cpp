@@ -1,5 +1,7 @@
 #include "cascade/safety.hpp"
 
+#include <random>
+
 #include <gtest/gtest.h>
 
 namespace pv::cascade {
@@ -113,6 +115,25 @@ TEST(ReplyGate, ProfanityNeverSwapsTheWholeReply) {
   gate.pass("That fucking goal!");
   gate.pass("What a night.");
   EXPECT_EQ(gate.spoken(), "The match was great. That bleep goal! What a night.");
+}
+
+TEST(Safety, RandomAndHugeInputStaysBounded) {
+  SafetyFilter f;
+  std::mt19937 rng(9);
+  for (int round = 0; round < 200; ++round) {
+    std::string text(std::uniform_int_distribution<std::size_t>(0, 5000)(rng), ' ');
+    for (auto& c : text) {
+      c = static_cast<char>(std::uniform_int_distribution<int>(0, 255)(rng));
+    }
+    const auto u = f.check_user(text);
+    EXPECT_LE(utf8_length(u.text), 1000U + 10U * static_cast<std::size_t>(u.redactions));
+    const auto a = f.check_assistant(text);
+    EXPECT_LE(utf8_length(a.text), 600U + 10U * static_cast<std::size_t>(a.profanities_replaced));
+  }
+  // One enormous "word" must not blow the regex engine's stack.
+  const auto huge = f.check_assistant("motherfuck" + std::string(200000, 'a'));
+  EXPECT_TRUE(huge.truncated);
+  EXPECT_LE(utf8_length(huge.text), 600U);
 }
 
 TEST(Utf8, Helpers) {

@@ -1,5 +1,7 @@
 #include "cascade/sentence_splitter.hpp"
 
+#include <random>
+
 #include <gtest/gtest.h>
 
 namespace pv::cascade {
@@ -235,6 +237,36 @@ TEST(SentenceSplitter, ResetDropsPendingTextAndRearmsClauseRule) {
   EXPECT_EQ(splitter.chunks_emitted(), 0U) << "flush ends the stream";
   splitter.push("Next stream begins here, and clauses split again", out);
   EXPECT_EQ(out.back(), "Next stream begins here,");
+}
+
+TEST(SentenceSplitter, RandomBytesNeverBreakIt) {
+  std::mt19937 rng(42);
+  const std::string alphabet = "ab .!?,;:\n-'\")3\xE2\x80\x94\xC3\xA9\xFF\x80";
+  SentenceSplitterParams p;
+  p.max_chunk_chars = 40;
+  for (int round = 0; round < 200; ++round) {
+    SentenceSplitter splitter(p);
+    Chunks out;
+    std::string fed;
+    for (int i = 0; i < 300; ++i) {
+      std::string piece;
+      const int n = std::uniform_int_distribution<int>(0, 4)(rng);
+      for (int k = 0; k < n; ++k) {
+        piece += alphabet[std::uniform_int_distribution<std::size_t>(0, alphabet.size() - 1)(rng)];
+      }
+      fed += piece;
+      splitter.push(piece, out);
+      ASSERT_LE(splitter.pending_chars(), 2 * p.max_chunk_chars);
+    }
+    splitter.flush(out);
+    std::size_t total = 0;
+    for (const auto& c : out) {
+      EXPECT_FALSE(c.empty());
+      EXPECT_LE(c.size(), p.max_chunk_chars);
+      total += c.size();
+    }
+    EXPECT_LE(total, fed.size());
+  }
 }
 
 TEST(SentenceSplitter, AbbreviationListIsExposed) {

@@ -4,6 +4,7 @@
 
 #include <fstream>
 #include <iostream>
+#include <thread>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -420,6 +421,21 @@ TEST(BargeInDetector, NeedsSustainedSpeech) {
   }
   EXPECT_TRUE(d.on_frame(true));
 }
+
+#ifndef NDEBUG
+TEST(VadSegmenterDeathTest, UseFromASecondThreadAborts) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_DEATH(
+      {
+        auto seg = VadSegmenter::create({});
+        std::vector<int16_t> frame(320, 0);
+        (void)seg->process(frame, 0); // binds to this thread
+        std::thread other([&] { (void)seg->process(frame, 20); });
+        other.join();
+      },
+      "thread-ownership violation");
+}
+#endif
 
 TEST(BargeInDetector, ASingleFrameNeverBargesIn) {
   BargeInDetector d({300, 60});
