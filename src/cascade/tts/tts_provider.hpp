@@ -31,6 +31,9 @@ namespace pv::cascade {
 
 // Per-utterance voice settings. Each provider interprets them in its own terms; `voice` is a name
 // in THAT provider's namespace (persona cadence files resolve it per provider, see personas.hpp).
+// Mappings: flite duration_stretch = 100 / rate, f0 mean scaled by (1 + pitch / 100); Azure SSML
+// prosody rate="+N%" / pitch="+N%"; Google speakingRate = rate / 100 and pitch in semitones
+// = 12 * log2(1 + pitch / 100). An unknown voice name is a bad_input error, never ignored.
 struct VoiceOptions {
   int rate_percent = 100; // speaking rate, 100 = the voice's normal speed (accepted 50..200)
   int pitch_percent = 0;  // pitch shift in percent of the voice's mean pitch (accepted -50..+100)
