@@ -177,6 +177,7 @@ void VadSegmenter::reset() {
 }
 
 bool BargeInDetector::on_frame(bool is_speech, int frame_ms) {
+  PV_ASSERT_OWNER(owner_);
   if (is_speech) {
     speech_ms_ += frame_ms;
     gap_ms_ = 0;
@@ -194,6 +195,7 @@ bool BargeInDetector::on_frame(bool is_speech, int frame_ms) {
 }
 
 void BargeInDetector::reset() {
+  PV_ASSERT_OWNER(owner_);
   speech_ms_ = 0;
   gap_ms_ = 0;
   fired_ = false;

@@ -142,6 +142,7 @@ private:
   int speech_ms_ = 0;
   int gap_ms_ = 0;
   bool fired_ = false;
+  util::MovableThreadOwner owner_;
 };
 
 } // namespace pv::audio
