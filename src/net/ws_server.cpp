@@ -114,9 +114,17 @@ struct WsServer::Impl : std::enable_shared_from_this<WsServer::Impl> {
   }
 
   void on_accept(const boost::system::error_code& ec, tcp::socket socket);
-  void forget(uint64_t id) {
+  // Removes a finished session from the table and hands it back (so that it is not destroyed
+  // while its own handler is still running).
+  std::shared_ptr<detail::WsSessionBase> forget(uint64_t id) {
     std::lock_guard lock(mutex);
-    sessions.erase(id);
+    auto it = sessions.find(id);
+    if (it == sessions.end()) {
+      return nullptr;
+    }
+    auto session = std::move(it->second);
+    sessions.erase(it);
+    return session;
   }
 
   asio::io_context& io;
@@ -128,7 +136,9 @@ struct WsServer::Impl : std::enable_shared_from_this<WsServer::Impl> {
   std::string host; // the bound address, bracketed for IPv6
 
   std::mutex mutex; // guards sessions and stopped; never held across I/O or handlers
-  std::map<uint64_t, std::weak_ptr<detail::WsSessionBase>> sessions;
+  // Owns the live sessions (a stalled or held one has no pending operation to keep it alive);
+  // entries go in on_close or at stop().
+  std::map<uint64_t, std::shared_ptr<detail::WsSessionBase>> sessions;
   bool stopped = false;
   std::atomic<uint64_t> next_id{1};
   std::atomic<uint64_t> accepted{0};
@@ -136,55 +146,69 @@ struct WsServer::Impl : std::enable_shared_from_this<WsServer::Impl> {
 
 namespace {
 
+// Weak reference to the server: the server's table owns the session, which owns this observer.
 class ServerObserver final : public detail::WsObserver {
 public:
-  ServerObserver(std::shared_ptr<WsServer::Impl> server, WsConnectionPtr connection)
+  ServerObserver(std::weak_ptr<WsServer::Impl> server, WsConnectionPtr connection)
       : server_(std::move(server)), connection_(std::move(connection)) {}
 
   WsUpgradeDecision on_upgrade_request(const WsUpgradeRequest& request) override {
     WsServerAccess::set_request(*connection_, request);
     WsUpgradeDecision decision = WsObserver::on_upgrade_request(request);
     bool ran = false;
-    server_->gate.run([&] {
-      ran = true;
-      if (server_->handlers.on_upgrade) {
-        decision = server_->handlers.on_upgrade(connection_->request());
-      }
-    });
+    if (auto server = server_.lock()) {
+      server->gate.run([&] {
+        ran = true;
+        if (server->handlers.on_upgrade) {
+          decision = server->handlers.on_upgrade(connection_->request());
+        }
+      });
+    }
     return ran ? decision : WsUpgradeDecision::reject(503);
   }
   void on_open(const WsOpenInfo&) override {
-    server_->gate.run([&] {
-      if (server_->handlers.on_open) {
-        server_->handlers.on_open(connection_);
+    run([&](WsServer::Impl& server) {
+      if (server.handlers.on_open) {
+        server.handlers.on_open(connection_);
       }
     });
   }
   void on_message(const WsMessageView& message) override {
-    server_->gate.run([&] {
-      if (server_->handlers.on_message) {
-        server_->handlers.on_message(connection_, message);
+    run([&](WsServer::Impl& server) {
+      if (server.handlers.on_message) {
+        server.handlers.on_message(connection_, message);
       }
     });
   }
   void on_pong(std::string_view payload) override {
-    server_->gate.run([&] {
-      if (server_->handlers.on_pong) {
-        server_->handlers.on_pong(connection_, payload);
+    run([&](WsServer::Impl& server) {
+      if (server.handlers.on_pong) {
+        server.handlers.on_pong(connection_, payload);
       }
     });
   }
   void on_close(const WsError& reason) override {
-    server_->forget(connection_->id());
-    server_->gate.run([&] {
-      if (server_->handlers.on_close) {
-        server_->handlers.on_close(connection_, reason);
+    auto server = server_.lock();
+    if (!server) {
+      return;
+    }
+    auto self = server->forget(connection_->id()); // keep the session alive until we return
+    run([&](WsServer::Impl& s) {
+      if (s.handlers.on_close) {
+        s.handlers.on_close(connection_, reason);
       }
     });
   }
 
 private:
-  std::shared_ptr<WsServer::Impl> server_;
+  template <class F>
+  void run(F&& callback) {
+    if (auto server = server_.lock()) {
+      server->gate.run([&] { callback(*server); });
+    }
+  }
+
+  std::weak_ptr<WsServer::Impl> server_;
   WsConnectionPtr connection_;
 };
 
@@ -198,7 +222,7 @@ void WsServer::Impl::on_accept(const boost::system::error_code& ec, tcp::socket 
     accepted.fetch_add(1, std::memory_order_relaxed);
     const uint64_t id = next_id.fetch_add(1, std::memory_order_relaxed);
     auto connection = std::make_shared<WsServerConnection>(id);
-    auto observer = std::make_shared<ServerObserver>(shared_from_this(), connection);
+    auto observer = std::make_shared<ServerObserver>(weak_from_this(), connection);
     auto session = detail::make_server_session(std::move(socket), session_setup, observer);
     WsServerAccess::set_session(*connection, session);
     bool start = false;
@@ -306,7 +330,7 @@ uint64_t WsServer::accepted_count() const {
 
 void WsServer::stop() {
   impl_->gate.close();
-  std::map<uint64_t, std::weak_ptr<detail::WsSessionBase>> sessions;
+  std::map<uint64_t, std::shared_ptr<detail::WsSessionBase>> sessions;
   {
     std::lock_guard lock(impl_->mutex);
     if (impl_->stopped) {
@@ -319,10 +343,8 @@ void WsServer::stop() {
     boost::system::error_code ignored;
     impl->acceptor.close(ignored);
   });
-  for (auto& [id, weak] : sessions) {
-    if (auto session = weak.lock()) {
-      session->cancel();
-    }
+  for (auto& [id, session] : sessions) {
+    session->cancel(); // the posted cancellation keeps it alive until it has finished
   }
 }
 

@@ -169,13 +169,6 @@ public:
 
   void start() override {
     asio::post(ex_, [self = this->shared_from_this()] {
-      if (self->state_ != State::created) {
-        return;
-      }
-      // Alive until finish(), even while no operation is pending (a stalled or held
-      // connection); finish() always comes: from an error, close(), cancel() or the owner's
-      // destruction.
-      self->keep_alive_ = self;
       if (self->client_) {
         self->begin_client();
       } else {
@@ -750,8 +743,7 @@ private:
     OutMessage done = std::move(queue_.front());
     queue_.pop_front();
     if (state_ == State::finished) {
-      message_dropped(done.bytes.size());
-      recycle(std::move(done.bytes));
+      recycle(std::move(done.bytes)); // already accounted by finish()
       return;
     }
     if (ec) {
@@ -854,10 +846,13 @@ private:
     error_code ignored;
     socket().shutdown(tcp::socket::shutdown_both, ignored);
     beast::get_lowest_layer(ws_).close();
-    // The message being written stays until its write completes (the operation refers to it).
+    // Every unwritten message is accounted as dropped now; the buffer of the one being written
+    // stays until its write completes (the operation refers to it), see on_write().
+    for (const auto& message : queue_) {
+      message_dropped(message.bytes.size());
+    }
     const std::size_t keep = writing_ ? 1 : 0;
     while (queue_.size() > keep) {
-      message_dropped(queue_.back().bytes.size());
       recycle(std::move(queue_.back().bytes));
       queue_.pop_back();
     }
@@ -865,7 +860,6 @@ private:
       auto observer = std::move(observer_);
       observer->on_close(reason);
     }
-    keep_alive_.reset(); // the calling handler still holds a reference
   }
 
   // --- idle timeout ------------------------------------------------------------------------------
@@ -923,7 +917,6 @@ private:
   const std::chrono::milliseconds close_timeout_;
 
   State state_ = State::created;
-  std::shared_ptr<WsSession> keep_alive_; // set from start() to finish()
   WsTimeout deadline_kind_ = WsTimeout::none;
   uint64_t deadline_generation_ = 0;
   std::string remote_address_;

@@ -5,7 +5,9 @@
 //
 // A session runs on its own strand. Its public methods are thread-safe (they post to the strand)
 // and never block. Observer callbacks run on the strand; on_close is the last one, exactly once.
-// The session keeps itself alive (shared_from_this) while operations are pending.
+// Ownership: the owner (WsClient, or the server's connection table) holds a shared_ptr, and so
+// does every pending operation (shared_from_this). There is no self-reference: if the io_context
+// is stopped and destroyed first, the abandoned handlers release the session (no leak).
 
 #include "net/tls.hpp"
 #include "net/url.hpp"
