@@ -62,20 +62,16 @@ std::vector<std::weak_ptr<net::WsServerConnection>> ServerCore::shutdown() {
   return open;
 }
 
-void ServerCore::update_report(int index, const std::function<void(SimSessionReport&)>& change) {
+SimSessionReport& ServerCore::report_locked(int index) {
   constexpr std::size_t kMaxReports = 10000;
-  {
-    std::lock_guard lock(report_mutex_);
-    auto [it, inserted] = reports_.try_emplace(index);
-    if (inserted) {
-      it->second.index = index;
-    }
-    change(it->second);
+  auto [it, inserted] = reports_.try_emplace(index);
+  if (inserted) {
+    it->second.index = index;
     while (reports_.size() > kMaxReports) {
-      reports_.erase(reports_.begin());
+      reports_.erase(reports_.begin()); // the oldest
     }
   }
-  report_cv_.notify_all();
+  return it->second;
 }
 
 std::vector<SimSessionReport> ServerCore::reports() const {

@@ -66,13 +66,22 @@ struct ServerCore {
   std::vector<std::weak_ptr<net::WsServerConnection>> shutdown();
 
   // --- any thread ---
-  void update_report(int index, const std::function<void(SimSessionReport&)>& change);
+  template <class Change>
+  void update_report(int index, Change&& change) {
+    {
+      std::lock_guard lock(report_mutex_);
+      SimSessionReport& report = report_locked(index);
+      change(report);
+    }
+    report_cv_.notify_all();
+  }
   std::vector<SimSessionReport> reports() const;
   bool wait_reports(const std::function<bool(const std::vector<SimSessionReport>&)>& pred,
                     std::chrono::milliseconds timeout) const;
 
 private:
-  mutable std::mutex report_mutex_; // guards reports_; never held across I/O
+  SimSessionReport& report_locked(int index); // caller holds report_mutex_
+  mutable std::mutex report_mutex_;           // guards reports_; never held across I/O
   mutable std::condition_variable report_cv_;
   std::map<int, SimSessionReport> reports_;
 };
