@@ -53,11 +53,10 @@ private:
 // test fails instead of hanging).
 class Gate {
 public:
+  // Notifies under the lock, so that a waiter that then destroys the gate cannot race with it.
   void open() {
-    {
-      std::lock_guard lock(mutex_);
-      open_ = true;
-    }
+    std::lock_guard lock(mutex_);
+    open_ = true;
     cv_.notify_all();
   }
   bool is_open() const {
