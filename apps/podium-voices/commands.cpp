@@ -2,10 +2,11 @@
 
 namespace pv::apps {
 
+// cmd_personaplex.cpp
+void add_personaplex_command(CLI::App& app, const std::atomic<bool>& stop, int& exit_code);
+
 void add_commands(CLI::App& app, const std::atomic<bool>& stop, int& exit_code) {
-  (void)app;
-  (void)stop;
-  (void)exit_code;
+  add_personaplex_command(app, stop, exit_code);
 }
 
 } // namespace pv::apps

@@ -1,11 +1,79 @@
 #include "agent/factory.hpp"
 
 #include "agent/loopback_backend.hpp"
+#include "cascade/memory.hpp"
+#include "cascade/personas.hpp"
+#include "cascade/prompts.hpp"
+#include "personaplex/backend.hpp"
 
 namespace pv::agent {
 
+namespace {
+
+// PersonaPlex's text prompt from the persona (never trimmed) plus what the agent said so far,
+// trimmed by the cascade's prompt builder to the request-line budget.
+personaplex::PromptBuilder persona_prompt_builder(const config::Settings& settings) {
+  const cascade::Persona* persona = &cascade::find_persona(settings.general.persona_id);
+  return [persona](std::size_t max_encoded_bytes, const personaplex::PromptContext& context) {
+    std::vector<cascade::MemoryTurn> history;
+    history.reserve(context.agent_said.size());
+    for (const auto& line : context.agent_said) {
+      history.push_back(cascade::MemoryTurn{cascade::Role::assistant, line, 0, false});
+    }
+    return cascade::build_personaplex_prompt(*persona, history, "", max_encoded_bytes,
+                                             cascade::PromptBudgetUnit::url_encoded_bytes)
+        .text;
+  };
+}
+
+audio::VadSegmenterParams vad_params(const config::VadSettings& vad) {
+  audio::VadSegmenterParams params;
+  params.aggressiveness = vad.aggressiveness;
+  params.energy_threshold = vad.energy_threshold;
+  params.silence_ms = vad.silence_ms;
+  params.preroll_ms = vad.preroll_ms;
+  params.min_speech_ms = vad.min_speech_ms;
+  params.max_segment_ms = vad.max_segment_ms;
+  return params;
+}
+
+// Hook: the ASR/LLM/TTS cascade as PersonaPlex's fallback (PERSONAPLEX_FALLBACK_TO_LLM). The
+// cascade backend is not part of this build yet, so this refuses instead of silently running
+// without the fallback the configuration asks for.
+tl::expected<std::unique_ptr<conversation::ConversationBackend>, std::string>
+make_cascade_fallback(const config::Settings& settings) {
+  (void)settings;
+  return tl::make_unexpected(std::string(
+      "PERSONAPLEX_FALLBACK_TO_LLM=true, but the ASR/LLM/TTS cascade backend is not available in "
+      "this build yet; set PERSONAPLEX_FALLBACK_TO_LLM=false"));
+}
+
+} // namespace
+
 void validate_settings(config::LoadedSettings& loaded) {
-  (void)loaded;
+  const config::Settings& settings = loaded.settings;
+  if (settings.general.backend != config::BackendKind::personaplex) {
+    return;
+  }
+  const auto diagnostics = personaplex::check_settings(settings.personaplex);
+  loaded.diagnostics.insert(loaded.diagnostics.end(), diagnostics.begin(), diagnostics.end());
+  // The persona prompt (when PERSONAPLEX_TEXT_PROMPT does not replace it) must fit too.
+  if (settings.personaplex.text_prompt.empty()) {
+    auto endpoint = personaplex::chat_endpoint(settings.personaplex.server_url);
+    auto voice = personaplex::resolve_voice_prompt(settings.personaplex.voice_prompt);
+    if (endpoint && voice) {
+      personaplex::ChatRequestParams params;
+      params.endpoint = *endpoint;
+      params.voice_file = voice->file_name;
+      params.seed = settings.personaplex.seed;
+      params.prompt = persona_prompt_builder(settings);
+      params.prompt_variable = "PERSONA_ID";
+      if (auto request = personaplex::build_chat_request(params, {}); !request) {
+        loaded.diagnostics.push_back({config::Diagnostic::Severity::error, request.error().variable,
+                                      request.error().message});
+      }
+    }
+  }
 }
 
 tl::expected<Backends, std::string> make_backends(const config::Settings& settings) {
@@ -14,13 +82,34 @@ tl::expected<Backends, std::string> make_backends(const config::Settings& settin
   case config::BackendKind::loopback:
     backends.primary = std::make_unique<LoopbackBackend>();
     return backends;
+  case config::BackendKind::personaplex: {
+    auto options = personaplex::options_from_settings(
+        settings.personaplex, settings.room.podium.outpost_uuid, settings.general.agent_id);
+    if (!options) {
+      return tl::make_unexpected(options.error().message);
+    }
+    if (settings.personaplex.text_prompt.empty()) {
+      options->prompt = persona_prompt_builder(settings);
+      options->prompt_variable = "PERSONA_ID";
+    }
+    options->vad = vad_params(settings.cascade.vad);
+    backends.primary = personaplex::make_backend(std::move(*options));
+    if (settings.personaplex.fallback_to_llm) {
+      auto fallback = make_cascade_fallback(settings);
+      if (!fallback) {
+        return tl::make_unexpected(fallback.error());
+      }
+      backends.fallback = std::move(*fallback);
+    }
+    return backends;
+  }
   case config::BackendKind::cascade:
-  case config::BackendKind::personaplex:
     break;
   }
   return tl::make_unexpected(std::string("CONVERSATION_BACKEND=") +
                              config::to_string(settings.general.backend) +
-                             " is not available in this build yet; accepted: loopback");
+                             " is not available in this build yet; accepted: loopback, "
+                             "personaplex");
 }
 
 } // namespace pv::agent

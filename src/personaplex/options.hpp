@@ -1,0 +1,104 @@
+#pragma once
+// What the PersonaPlex backends (duplex_backend.hpp, turn_backend.hpp) are built from, how it is
+// derived from the PERSONAPLEX_* settings, the settings' domain checks (--check-config), and the
+// SessionFactory both backends use to open a ClientSession with a fresh prompt.
+//
+// Pure data and functions; SessionFactory::open() is called on the backend's control thread (the
+// room clock thread) and does no I/O (the TLS context is built once, up front).
+
+#include "audio/vad_segmenter.hpp"
+#include "config/env_reader.hpp"
+#include "config/personaplex_settings.hpp"
+#include "conversation/backend.hpp"
+#include "net/headers.hpp"
+#include "net/tls.hpp"
+#include "personaplex/chat_request.hpp"
+#include "personaplex/client_session.hpp"
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <tl/expected.hpp>
+
+namespace boost::asio {
+class io_context;
+} // namespace boost::asio
+
+namespace pv::personaplex {
+
+struct BackendOptions {
+  config::PersonaPlexMode mode = config::PersonaPlexMode::duplex;
+  // The request.
+  std::string endpoint;   // chat_endpoint(PERSONAPLEX_SERVER_URL)
+  std::string voice_file; // resolve_voice_prompt(PERSONAPLEX_VOICE_PROMPT)
+  std::optional<int64_t> seed;
+  PromptBuilder prompt; // null = fixed_prompt_builder(kDefaultTextPrompt)
+  std::string prompt_variable = "PERSONAPLEX_TEXT_PROMPT";
+  net::Headers headers; // X-Session-Key
+  net::TlsClientParams tls;
+  // Session.
+  int connect_timeout_ms = 10000;
+  int handshake_timeout_ms = 300000;
+  int no_audio_timeout_ms = 5000;
+  int close_timeout_ms = 3000;
+  int jitter_ms = 120; // playout prebuffer; the depth bound is jitter_ms + 100 (one 80 ms page)
+  int opus_complexity = 5;
+  double audible_threshold_dbfs = -50.0; // output above this is the model speaking
+  // Duplex.
+  int session_max_s = 220;
+  int reconnect_min_ms = 500;
+  int reconnect_max_ms = 30000;
+  std::optional<uint64_t> backoff_seed; // reproducible jitter (tests)
+  int swap_quiet_ms = 240;     // the old session's output must be quiet this long to switch
+  int swap_force_after_s = 30; // past session_max_s without such a silence: crossfade anyway
+  // Turn mode (and the duplex turn metrics).
+  int turn_timeout_ms = 30000;
+  int turn_quiet_ms = 1200;
+  int max_queued_turns = 32;
+  audio::VadSegmenterParams vad;
+  // Where sessions run: a shared io_context (run by ONE thread, outliving the backend), or null
+  // for a backend-owned IoThread.
+  boost::asio::io_context* io = nullptr;
+};
+
+// Session playout parameters for a jitter setting.
+inline int playout_max_ms(int jitter_ms) {
+  return jitter_ms + 100;
+}
+
+// Options from the settings. Errors name the variable (the URL, the voice prompt).
+tl::expected<BackendOptions, SettingError>
+options_from_settings(const config::PersonaPlexSettings& settings, std::string_view outpost_uuid,
+                      std::string_view agent_id);
+
+// Domain diagnostics for --check-config and start-up: URL, voice prompt (errors or warnings), the
+// CA file, and the fixed text prompt against the request-line limit.
+std::vector<config::Diagnostic> check_settings(const config::PersonaPlexSettings& settings);
+
+// Opens sessions for a backend: builds the request from the prompt context, creates and starts
+// the ClientSession. Owner: the backend's control thread.
+class SessionFactory {
+public:
+  SessionFactory(const BackendOptions& options, std::function<int64_t()> media_time_ms);
+
+  // Builds the shared TLS context (reads the CA file once). Call before open().
+  tl::expected<void, conversation::BackendError> prepare();
+
+  // Creates and starts a session labelled "<prefix>-<n>". `request` receives what was sent.
+  tl::expected<std::shared_ptr<ClientSession>, conversation::BackendError>
+  open(boost::asio::io_context& io, const PromptContext& context, const std::string& prefix,
+       ChatRequest* request = nullptr);
+
+  int opened() const { return opened_; }
+
+private:
+  const BackendOptions& options_;
+  std::function<int64_t()> media_time_ms_;
+  net::SslContextPtr tls_context_;
+  int opened_ = 0;
+};
+
+} // namespace pv::personaplex
