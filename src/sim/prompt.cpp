@@ -68,6 +68,8 @@ const char* to_string(ChatRejectKind kind) {
     return "missing_text_prompt";
   case ChatRejectKind::seed_present:
     return "seed_present";
+  case ChatRejectKind::corrupt_voice:
+    return "corrupt_voice";
   }
   return "unknown";
 }
@@ -107,10 +109,21 @@ std::optional<int> voice_prompt_frames(std::string_view name, const VoiceCatalog
   return voices.default_frames;
 }
 
+bool voice_prompt_corrupt(std::string_view name, const VoiceCatalog& voices) {
+  if (voices.voice_dir.empty() || !voice_prompt_frames(name, voices)) {
+    return false;
+  }
+  std::error_code ec;
+  const auto path = std::filesystem::path(voices.voice_dir) / std::string(name);
+  return std::filesystem::is_regular_file(path, ec) && std::filesystem::file_size(path, ec) == 0 &&
+         !ec;
+}
+
 tl::expected<ChatRequest, ChatRequestError> parse_chat_request(const QueryParams& query,
                                                                const VoiceCatalog& voices) {
-  auto fail = [](ChatRejectKind kind, std::string message, SharedPromptWrite write = {}) {
-    return tl::unexpected(ChatRequestError{kind, std::move(message), write});
+  auto fail = [](ChatRejectKind kind, std::string message, SharedPromptWrite write = {},
+                 std::string voice = {}) {
+    return tl::unexpected(ChatRequestError{kind, std::move(message), write, std::move(voice)});
   };
   ChatRequest request;
   auto voice = query.get("voice_prompt");
@@ -131,13 +144,15 @@ tl::expected<ChatRequest, ChatRequestError> parse_chat_request(const QueryParams
   request.write.voice_frames = *frames;
   auto text = query.get("text_prompt");
   if (!text) {
-    return fail(ChatRejectKind::missing_text_prompt, "KeyError: 'text_prompt'", request.write);
+    return fail(ChatRejectKind::missing_text_prompt, "KeyError: 'text_prompt'", request.write,
+                request.voice_prompt);
   }
   request.text_tokens = text->empty() ? -1 : estimate_text_tokens(*text);
   request.text_prompt = std::move(*text);
   request.write.text_tokens = request.text_tokens;
   if (query.contains("seed")) {
-    return fail(ChatRejectKind::seed_present, "KeyError: 'seed'", request.write);
+    return fail(ChatRejectKind::seed_present, "KeyError: 'seed'", request.write,
+                request.voice_prompt);
   }
   return request;
 }

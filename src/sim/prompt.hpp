@@ -56,6 +56,7 @@ enum class ChatRejectKind {
   unknown_voice,        // FileNotFoundError
   missing_text_prompt,  // KeyError
   seed_present,         // the `seed` bug (protocol §1.2)
+  corrupt_voice,        // the voice file cannot be loaded (see voice_prompt_corrupt)
 };
 
 const char* to_string(ChatRejectKind kind);
@@ -79,6 +80,7 @@ struct ChatRequestError {
   ChatRejectKind kind;
   std::string message;
   SharedPromptWrite write;
+  std::string voice_prompt; // set when the voice was found (the real handler loads it next)
 };
 
 tl::expected<ChatRequest, ChatRequestError> parse_chat_request(const QueryParams& query,
@@ -86,6 +88,11 @@ tl::expected<ChatRequest, ChatRequestError> parse_chat_request(const QueryParams
 
 // Voice-prompt steps for `name`, or nullopt if the voice is unknown.
 std::optional<int> voice_prompt_frames(std::string_view name, const VoiceCatalog& voices);
+
+// An empty (0-byte) file in the voice directory stands for a corrupt prompt: the real server
+// fails to load it (TCP close after the 101), but records the name first, so the next request
+// for the same voice skips the load and gets a handshake with the previous voice (Addendum 3).
+bool voice_prompt_corrupt(std::string_view name, const VoiceCatalog& voices);
 
 // The prompt phase: one is_alive probe before each LM step, plus the one before the handshake.
 struct PromptPlan {

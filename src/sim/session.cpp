@@ -132,6 +132,16 @@ void SimSession::open() {
   const net::WsUpgradeRequest& http = connection_->request();
   const QueryParams query = QueryParams::parse(http.query());
   auto parsed = parse_chat_request(query, core_->params.voices);
+  core_->update_report(index_, [&](SimSessionReport& r) { r.remote = http.remote_address; });
+  const std::string voice = parsed ? parsed->voice_prompt : parsed.error().voice_prompt;
+  if (!voice.empty() && voice != core_->loaded_voice) {
+    // The real handler records the voice, then loads it (before looking at text_prompt/seed).
+    core_->loaded_voice = voice;
+    if (voice_prompt_corrupt(voice, core_->params.voices)) {
+      parsed = tl::unexpected(ChatRequestError{
+          ChatRejectKind::corrupt_voice, "cannot load voice prompt '" + voice + "'", {}, voice});
+    }
+  }
   const SharedPromptWrite& write = parsed ? parsed->write : parsed.error().write;
   if (core_->params.last_connected_prompts_win) {
     // The real handler writes into the shared LM state before validating the rest (§1.5).
@@ -142,7 +152,6 @@ void SimSession::open() {
       core_->shared_prompt.text_tokens = write.text_tokens;
     }
   }
-  core_->update_report(index_, [&](SimSessionReport& r) { r.remote = http.remote_address; });
   if (!parsed) {
     log::warn_event("SIM_BAD_REQUEST", {{"session", index_},
                                         {"reason", to_string(parsed.error().kind)},

@@ -50,6 +50,7 @@ struct ServerCore {
   int active = 0;                                           // sessions holding a slot
   std::deque<std::weak_ptr<SimSession>> waiting;            // FIFO of sessions waiting for a slot
   SharedPromptWrite shared_prompt;                          // last-connected-prompts-win emulation
+  std::string loaded_voice; // the voice the "model" last loaded (Addendum 3)
   bool stopping = false;
 
   bool fault_applies(int index) const {

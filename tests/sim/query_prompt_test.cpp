@@ -85,6 +85,7 @@ TEST(Voices, VoiceDirectoryFilesAreKnownAndWavCountsItsDuration) {
   audio::PcmBuffer clip{24000, std::vector<int16_t>(24000 * 2 + 100, 0)}; // 2.004 s
   ASSERT_TRUE(audio::write_wav(dir / "me.wav", clip));
   std::filesystem::create_directories(dir / "sub.pt");
+  std::ofstream(dir / "Broken.pt").flush(); // empty: a corrupt prompt
 
   VoiceCatalog catalog;
   catalog.voice_dir = dir.string();
@@ -96,6 +97,11 @@ TEST(Voices, VoiceDirectoryFilesAreKnownAndWavCountsItsDuration) {
   EXPECT_FALSE(voice_prompt_frames("missing.pt", catalog).has_value());
   EXPECT_FALSE(voice_prompt_frames("../Custom.pt", catalog).has_value());
   EXPECT_FALSE(voice_prompt_frames("", catalog).has_value());
+  EXPECT_EQ(voice_prompt_frames("Broken.pt", catalog), 40); // it exists...
+  EXPECT_TRUE(voice_prompt_corrupt("Broken.pt", catalog));  // ...but cannot be loaded
+  EXPECT_FALSE(voice_prompt_corrupt("Custom.pt", catalog));
+  EXPECT_FALSE(voice_prompt_corrupt("NATF0.pt", catalog));
+  EXPECT_FALSE(voice_prompt_corrupt("missing.pt", catalog));
   std::filesystem::remove_all(dir);
 }
 

@@ -9,11 +9,14 @@
 #include "support/tls_certs.hpp"
 
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
 #include <numeric>
 #include <thread>
 
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <unistd.h>
 
 namespace pv::sim {
 namespace {
@@ -352,6 +355,30 @@ TEST(SimNegative, BadParametersGet101ThenTcpCloseWithoutCloseFrame) {
     EXPECT_EQ(report.bad_request, c.reason);
     EXPECT_EQ(report.prompt_probes, 0); // before the lock: no prompt phase
   }
+}
+
+TEST(SimNegative, CorruptVoiceFailsOnceThenTheNextRequestForItSucceeds) {
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("pv_sim_corrupt_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "Broken.pt").flush();
+  SimParams params = fast_params();
+  params.voices.voice_dir = dir.string();
+  auto server = start(params);
+  ASSERT_TRUE(server);
+  const std::string target = "/api/chat?text_prompt=Hi&voice_prompt=Broken.pt";
+  RawWsClient first(options(*server, target));
+  ASSERT_TRUE(first.connect().ok);
+  ASSERT_TRUE(first.wait_end());
+  EXPECT_FALSE(first.end().close_frame);
+  EXPECT_EQ(first.message_count(), 0u);
+  // The real server recorded the name before the load failed: no reload, a handshake.
+  RawWsClient second(options(*server, target));
+  open_session(second);
+  ASSERT_TRUE(server->wait_until([](const auto& s) { return s.size() == 2; }, 10s));
+  EXPECT_EQ(server->sessions().at(0).bad_request, "corrupt_voice");
+  EXPECT_TRUE(server->sessions().at(1).bad_request.empty());
+  std::filesystem::remove_all(dir);
 }
 
 TEST(SimNegative, BadRequestsDoNotDisturbARunningSession) {
