@@ -30,6 +30,10 @@
 //
 // Secrets: requests are logged at debug level as method + redacted URL only; headers and bodies
 // are never logged, and error messages pass through pv::log::redact.
+//
+// Not done: redirects are not followed (3xx is an http_status error); proxies come from the
+// usual environment variables (http_proxy, https_proxy, no_proxy), as libcurl does by default;
+// request bodies are sent from memory (no streaming upload).
 
 #include "net/headers.hpp"
 #include "net/tls.hpp"

@@ -16,7 +16,14 @@
 //
 // Lifetime: destroying the WsClient cancels the session (the TCP connection is closed at once,
 // no Close frame); the session itself lives on until its pending operations have completed, which
-// is prompt. Destroy clients before the io_context they run on.
+// is prompt. For a graceful end call close() and wait for on_close before destroying. Destroy
+// clients before the io_context they run on. A moved-from WsClient may only be destroyed or
+// assigned to.
+//
+// Errors: create() fails with invalid_argument (bad URL/timeouts) or tls_error (CA file, named in
+// the message); everything after connect() is reported once, through on_close (see WsErrorKind).
+// For PersonaPlex: a bad query closes TCP right after the 101 without a Close frame, which is
+// reported as kind closed with close_frame == false and close_code 1006.
 //
 // Behaviour:
 //  * connect(): resolve + TCP + TLS + HTTP upgrade, all bounded by connect_timeout_ms. No
