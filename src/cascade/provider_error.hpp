@@ -3,6 +3,8 @@
 // for all three so the orchestrator maps failures to conversation::ErrorKind and decides about
 // retry/fallback in one place.
 
+#include <chrono>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -30,6 +32,8 @@ struct ProviderError {
   std::string message; // what happened, never a secret
   int http_status = 0; // when an HTTP status was received
   bool retryable = false;
+  // rate_limited (and 503): how long the server asked us to wait (its Retry-After), if it did.
+  std::optional<std::chrono::milliseconds> retry_after;
 };
 
 const char* to_string(ProviderErrorKind kind);
@@ -38,7 +42,12 @@ const char* to_string(ProviderErrorKind kind);
 bool is_transient(ProviderErrorKind kind, int http_status = 0);
 
 inline ProviderError make_error(ProviderErrorKind kind, std::string message, int http_status = 0) {
-  return ProviderError{kind, std::move(message), http_status, is_transient(kind, http_status)};
+  ProviderError error;
+  error.kind = kind;
+  error.message = std::move(message);
+  error.http_status = http_status;
+  error.retryable = is_transient(kind, http_status);
+  return error;
 }
 
 } // namespace pv::cascade

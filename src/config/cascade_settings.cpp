@@ -47,6 +47,8 @@ void read_cascade_settings(EnvReader& env, bool backend_selected, CascadeSetting
       env.integer("LLM_FIRST_TOKEN_TIMEOUT_MS", l.first_token_timeout_ms, 100, 600000));
   l.total_timeout_ms =
       static_cast<int>(env.integer("LLM_TOTAL_TIMEOUT_MS", l.total_timeout_ms, 100, 600000));
+  l.idle_timeout_ms =
+      static_cast<int>(env.integer("LLM_IDLE_TIMEOUT_MS", l.idle_timeout_ms, 100, 600000));
   l.max_tokens = static_cast<int>(env.integer("LLM_MAX_TOKENS", l.max_tokens, 1, 8192));
 
   env.section("tts");
@@ -61,6 +63,10 @@ void read_cascade_settings(EnvReader& env, bool backend_selected, CascadeSetting
   t.azure_region = env.str("AZURE_TTS_REGION", "");
   t.azure_voice = env.str("AZURE_TTS_VOICE_NAME", t.azure_voice);
   t.azure_base_url = env.str("AZURE_TTS_BASE_URL", "");
+  t.azure_output_format = env.choice("AZURE_TTS_OUTPUT_FORMAT", t.azure_output_format,
+                                     {"raw-8khz-16bit-mono-pcm", "raw-16khz-16bit-mono-pcm",
+                                      "raw-22050hz-16bit-mono-pcm", "raw-24khz-16bit-mono-pcm",
+                                      "raw-44100hz-16bit-mono-pcm", "raw-48khz-16bit-mono-pcm"});
   t.openai_api_key = a.openai_api_key;
   t.openai_base_url = env.str("TTS_BASE_URL", t.openai_base_url);
   t.openai_model = env.str("OPENAI_TTS_MODEL", t.openai_model);

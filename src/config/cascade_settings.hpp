@@ -35,7 +35,8 @@ struct LlmSettings {
   std::string anthropic_model = "claude-3-5-sonnet-20241022";   // ANTHROPIC_MODEL_NAME
   int first_token_timeout_ms = 8000;                            // LLM_FIRST_TOKEN_TIMEOUT_MS
   int total_timeout_ms = 25000;                                 // LLM_TOTAL_TIMEOUT_MS
-  int max_tokens = 150;                                         // LLM_MAX_TOKENS
+  int idle_timeout_ms = 5000; // LLM_IDLE_TIMEOUT_MS: longest gap between streamed text pieces
+  int max_tokens = 150;       // LLM_MAX_TOKENS
 };
 
 struct TtsSettings {
@@ -48,11 +49,12 @@ struct TtsSettings {
   std::string azure_region;                                            // AZURE_TTS_REGION
   std::string azure_voice = "en-US-JennyNeural";                       // AZURE_TTS_VOICE_NAME
   std::string azure_base_url; // AZURE_TTS_BASE_URL (default from region)
-  std::string openai_api_key; // OPENAI_API_KEY (secret)
-  std::string openai_base_url = "https://api.openai.com/v1"; // TTS_BASE_URL
-  std::string openai_model = "tts-1";                        // OPENAI_TTS_MODEL
-  std::string openai_voice = "alloy";                        // OPENAI_TTS_VOICE
-  int timeout_ms = 15000;                                    // TTS_TIMEOUT_MS
+  std::string azure_output_format = "raw-24khz-16bit-mono-pcm"; // AZURE_TTS_OUTPUT_FORMAT
+  std::string openai_api_key;                                   // OPENAI_API_KEY (secret)
+  std::string openai_base_url = "https://api.openai.com/v1";    // TTS_BASE_URL
+  std::string openai_model = "tts-1";                           // OPENAI_TTS_MODEL
+  std::string openai_voice = "alloy";                           // OPENAI_TTS_VOICE
+  int timeout_ms = 15000;                                       // TTS_TIMEOUT_MS
 };
 
 struct ConversationSettings {

@@ -1,6 +1,8 @@
 #include "cascade/llm/llm_registry.hpp"
 
+#include "cascade/llm/anthropic_llm.hpp"
 #include "cascade/llm/offline_responder.hpp"
+#include "cascade/llm/openai_llm.hpp"
 
 namespace pv::cascade {
 
@@ -8,6 +10,30 @@ LlmRegistry builtin_llm_registry() {
   LlmRegistry registry("MODEL_PROVIDER");
   registry.add("offline", [](const config::LlmSettings&) -> LlmRegistry::Result {
     return std::unique_ptr<LlmProvider>(std::make_unique<OfflineResponder>());
+  });
+  registry.add("openai", [](const config::LlmSettings& settings) -> LlmRegistry::Result {
+    OpenAiLlmParams params;
+    params.base_url = settings.base_url;
+    params.api_key = settings.openai_api_key;
+    params.model = settings.openai_model;
+    params.idle_timeout = std::chrono::milliseconds(settings.idle_timeout_ms);
+    auto llm = OpenAiLlm::create(std::move(params));
+    if (!llm) {
+      return tl::unexpected(llm.error());
+    }
+    return std::unique_ptr<LlmProvider>(std::move(*llm));
+  });
+  registry.add("anthropic", [](const config::LlmSettings& settings) -> LlmRegistry::Result {
+    AnthropicLlmParams params;
+    params.base_url = settings.anthropic_base_url;
+    params.api_key = settings.anthropic_api_key;
+    params.model = settings.anthropic_model;
+    params.idle_timeout = std::chrono::milliseconds(settings.idle_timeout_ms);
+    auto llm = AnthropicLlm::create(std::move(params));
+    if (!llm) {
+      return tl::unexpected(llm.error());
+    }
+    return std::unique_ptr<LlmProvider>(std::move(*llm));
   });
   return registry;
 }

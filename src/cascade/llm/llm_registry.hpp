@@ -1,7 +1,8 @@
 #pragma once
-// MODEL_PROVIDER -> provider. Built in: "offline" (the rule-based responder). The HTTP providers
-// (openai: OpenAI-compatible SSE; anthropic) are added by the code that assembles the backend:
-// registry.add("openai", make_openai_llm).
+// MODEL_PROVIDER -> provider. Built in: "offline" (the rule-based responder), "openai" (any
+// OpenAI-compatible Chat Completions server over SSE, llm/openai_llm.hpp) and "anthropic"
+// (Messages API, llm/anthropic_llm.hpp), each made from config::LlmSettings. More can be added
+// with registry.add(name, factory) where the backend is assembled.
 
 #include "cascade/llm/llm_provider.hpp"
 #include "cascade/provider_registry.hpp"

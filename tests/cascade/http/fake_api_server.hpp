@@ -1,0 +1,115 @@
+#pragma once
+// Test doubles for the paid speech/LLM APIs, built on a real cpp-httplib server on 127.0.0.1:0:
+// each test registers a handler that answers with that API's real wire format (SSE framing,
+// JSON shapes, headers, raw or base64 audio), written in chunks with pauses or gates where
+// streaming matters. Helpers here record what the server received and capture log output.
+
+#include "support/local_http_server.hpp"
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
+
+namespace pv::cascade::testing {
+
+using namespace std::chrono_literals;
+
+// Bound on every wait in these tests: reached only when something is broken.
+inline constexpr std::chrono::milliseconds kWait{10000};
+
+struct RecordedRequest {
+  std::string method;
+  std::string path;
+  std::string query;        // raw target after '?', if any
+  httplib::Headers headers; // case-insensitive names
+  std::string body;
+  httplib::MultipartFormDataMap files; // multipart parts
+
+  bool has_header(const std::string& name) const { return headers.count(name) != 0; }
+  std::string header(const std::string& name) const {
+    const auto it = headers.find(name);
+    return it == headers.end() ? std::string() : it->second;
+  }
+  nlohmann::json json() const { return nlohmann::json::parse(body, nullptr, false); }
+};
+
+// Thread-safe record of the requests a server handled.
+class RequestLog {
+public:
+  void add(const httplib::Request& req) {
+    RecordedRequest r;
+    r.method = req.method;
+    r.path = req.path;
+    const auto q = req.target.find('?');
+    if (q != std::string::npos) {
+      r.query = req.target.substr(q + 1);
+    }
+    r.headers = req.headers;
+    r.body = req.body;
+    r.files = req.files;
+    std::lock_guard lock(mutex_);
+    requests_.push_back(std::move(r));
+  }
+  std::size_t count() const {
+    std::lock_guard lock(mutex_);
+    return requests_.size();
+  }
+  RecordedRequest last() const {
+    std::lock_guard lock(mutex_);
+    return requests_.empty() ? RecordedRequest{} : requests_.back();
+  }
+
+private:
+  mutable std::mutex mutex_;
+  std::vector<RecordedRequest> requests_;
+};
+
+// Routes every spdlog message (all levels) to a string while alive.
+class LogCapture {
+public:
+  LogCapture() : previous_(spdlog::default_logger()) {
+    auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(stream_);
+    auto logger = std::make_shared<spdlog::logger>("capture", sink);
+    logger->set_level(spdlog::level::trace);
+    spdlog::set_default_logger(logger);
+  }
+  ~LogCapture() { spdlog::set_default_logger(previous_); }
+  LogCapture(const LogCapture&) = delete;
+  LogCapture& operator=(const LogCapture&) = delete;
+  std::string text() const { return stream_.str(); }
+
+private:
+  std::ostringstream stream_;
+  std::shared_ptr<spdlog::logger> previous_;
+};
+
+inline bool write_text(httplib::DataSink& sink, const std::string& text) {
+  return sink.write(text.data(), text.size());
+}
+
+// One SSE event as the APIs frame them: optional "event:" line, one "data:" line, blank line.
+inline std::string sse(const std::string& data, const std::string& event_type = "") {
+  std::string out;
+  if (!event_type.empty()) {
+    out += "event: " + event_type + "\n";
+  }
+  out += "data: " + data + "\n\n";
+  return out;
+}
+
+// Waits for a Gate; a test that gets false here fails instead of hanging.
+inline bool wait_gate(pv::test::Gate& gate) {
+  return gate.wait_for(kWait);
+}
+
+} // namespace pv::cascade::testing
