@@ -280,19 +280,20 @@ TEST(TtsRegistry, BuiltinFliteAndUnknownProvider) {
   auto tts = registry.create("flite", settings);
   ASSERT_TRUE(tts) << tts.error().message;
   EXPECT_EQ((*tts)->name(), "flite");
-  auto google = registry.create("google", settings);
-  ASSERT_FALSE(google);
-  EXPECT_EQ(google.error().kind, ProviderErrorKind::config);
-  EXPECT_NE(google.error().message.find("TTS_PROVIDER='google'"), std::string::npos);
-  EXPECT_NE(google.error().message.find("flite"), std::string::npos);
-  // The registration point for HTTP providers.
-  registry.add("google", [](const config::TtsSettings&) -> TtsRegistry::Result {
+  auto espeak = registry.create("espeak", settings);
+  ASSERT_FALSE(espeak);
+  EXPECT_EQ(espeak.error().kind, ProviderErrorKind::config);
+  EXPECT_NE(espeak.error().message.find("TTS_PROVIDER='espeak'"), std::string::npos);
+  EXPECT_NE(espeak.error().message.find("flite"), std::string::npos);
+  // The registration point for further providers.
+  registry.add("espeak", [](const config::TtsSettings&) -> TtsRegistry::Result {
     return tl::unexpected(make_error(ProviderErrorKind::auth, "registered factory ran"));
   });
-  auto now = registry.create("google", settings);
+  auto now = registry.create("espeak", settings);
   ASSERT_FALSE(now);
   EXPECT_EQ(now.error().kind, ProviderErrorKind::auth);
-  EXPECT_EQ(registry.names(), (std::vector<std::string>{"flite", "google"}));
+  EXPECT_EQ(registry.names(),
+            (std::vector<std::string>{"azure", "espeak", "flite", "google", "openai"}));
 }
 
 } // namespace

@@ -184,10 +184,11 @@ TEST(LlmRegistry, OfflineBuiltInOthersRegisteredLater) {
   auto offline = registry.create("offline", settings);
   ASSERT_TRUE(offline);
   EXPECT_FALSE((*offline)->is_language_model());
-  auto openai = registry.create("openai", settings);
-  ASSERT_FALSE(openai);
-  EXPECT_EQ(openai.error().kind, ProviderErrorKind::config);
-  EXPECT_NE(openai.error().message.find("MODEL_PROVIDER='openai'"), std::string::npos);
+  EXPECT_EQ(registry.names(), (std::vector<std::string>{"anthropic", "offline", "openai"}));
+  auto unknown = registry.create("llamafile", settings);
+  ASSERT_FALSE(unknown);
+  EXPECT_EQ(unknown.error().kind, ProviderErrorKind::config);
+  EXPECT_NE(unknown.error().message.find("MODEL_PROVIDER='llamafile'"), std::string::npos);
 }
 
 TEST(StreamDeadlines, FirstTokenAndTotal) {

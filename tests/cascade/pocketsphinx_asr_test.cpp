@@ -282,7 +282,7 @@ TEST(PocketsphinxAsr, ConfigurationErrors) {
 
 TEST(AsrRegistry, BuiltinPocketsphinxAndUnknownProvider) {
   auto registry = builtin_asr_registry();
-  EXPECT_EQ(registry.names(), std::vector<std::string>{"pocketsphinx"});
+  EXPECT_EQ(registry.names(), (std::vector<std::string>{"openai", "pocketsphinx"}));
   config::AsrSettings settings;
   settings.grammar = kGrammar;
   auto asr = registry.create("pocketsphinx", settings);
@@ -293,10 +293,10 @@ TEST(AsrRegistry, BuiltinPocketsphinxAndUnknownProvider) {
   ASSERT_TRUE(text);
   EXPECT_EQ(text->text, "how are you doing today");
 
-  auto openai = registry.create("openai", settings);
-  ASSERT_FALSE(openai);
-  EXPECT_EQ(openai.error().kind, ProviderErrorKind::config);
-  EXPECT_NE(openai.error().message.find("ASR_PROVIDER='openai'"), std::string::npos);
+  auto unknown = registry.create("whisper-local", settings);
+  ASSERT_FALSE(unknown);
+  EXPECT_EQ(unknown.error().kind, ProviderErrorKind::config);
+  EXPECT_NE(unknown.error().message.find("ASR_PROVIDER='whisper-local'"), std::string::npos);
 }
 
 } // namespace

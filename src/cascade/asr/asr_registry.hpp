@@ -1,6 +1,7 @@
 #pragma once
-// ASR_PROVIDER -> provider. Built in: "pocketsphinx". The OpenAI-compatible HTTP provider is added
-// by the code that assembles the backend: registry.add("openai", make_openai_asr).
+// ASR_PROVIDER -> provider. Built in: "pocketsphinx" (embedded) and "openai" (any OpenAI-compatible
+// /audio/transcriptions server, asr/openai_asr.hpp), each made from config::AsrSettings. More can
+// be added with registry.add(name, factory) where the backend is assembled.
 
 #include "cascade/asr/asr_provider.hpp"
 #include "cascade/provider_registry.hpp"

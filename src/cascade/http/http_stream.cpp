@@ -64,6 +64,12 @@ HttpStream::Wait HttpStream::wait(std::string& out, Clock::time_point until,
   }
   std::unique_lock lock(shared_->mutex);
   for (;;) {
+    // Cancellation first: once it is set, no byte more reaches the caller.
+    if (cancel.cancelled()) {
+      lock.unlock();
+      this->cancel();
+      return Wait::cancelled;
+    }
     if (!shared_->pending.empty()) {
       if (out.empty()) {
         out.swap(shared_->pending); // no copy in the common case
@@ -84,11 +90,6 @@ HttpStream::Wait HttpStream::wait(std::string& out, Clock::time_point until,
       }
       finished_ = true;
       return Wait::finished;
-    }
-    if (cancel.cancelled()) {
-      lock.unlock();
-      this->cancel();
-      return Wait::cancelled;
     }
     const auto now = Clock::now();
     if (now >= until) {

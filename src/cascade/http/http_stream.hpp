@@ -53,7 +53,8 @@ public:
   HttpStream& operator=(const HttpStream&) = delete;
 
   // Appends newly received body bytes to `out` (data), or reports why there are none.
-  // Bytes are always handed out before `finished`.
+  // A set `cancel` wins over everything (no byte is handed out after it); bytes are always
+  // handed out before `finished`.
   Wait wait(std::string& out, Clock::time_point until, const CancelToken& cancel);
 
   // The response head (status and headers of a 2xx response), once known.

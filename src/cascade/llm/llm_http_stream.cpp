@@ -58,11 +58,18 @@ run_llm_stream(net::HttpClient& client, net::HttpRequest http_request, const Llm
     result.total_ms = ms_since(started);
     return result;
   };
-  // Delivers the pieces collected in `state`; false when the sink asked to stop.
+  // Delivers the pieces collected in `state`; false when the sink asked to stop or the call was
+  // cancelled (no piece is delivered after a cancellation).
+  bool cancelled = false;
   auto deliver = [&]() {
     for (auto& piece : state.pieces) {
       if (piece.empty()) {
         continue;
+      }
+      if (request.cancel.cancelled()) {
+        cancelled = true;
+        state.pieces.clear();
+        return false;
       }
       const auto now = Clock::now();
       deadlines.on_piece(now);
@@ -111,6 +118,9 @@ run_llm_stream(net::HttpClient& client, net::HttpRequest http_request, const Llm
         }
         if (!deliver()) {
           stream.cancel();
+          if (cancelled) {
+            return tl::unexpected(make_error(ProviderErrorKind::cancelled, what + ": cancelled"));
+          }
           result.finish = FinishReason::stopped_by_caller;
           result.first_token_ms = deadlines.first_token_ms();
           result.total_ms = ms_since(started);
@@ -146,6 +156,9 @@ run_llm_stream(net::HttpClient& client, net::HttpRequest http_request, const Llm
           return tl::unexpected(std::move(handled.error()));
         }
         if (!deliver()) {
+          if (cancelled) {
+            return tl::unexpected(make_error(ProviderErrorKind::cancelled, what + ": cancelled"));
+          }
           result.finish = FinishReason::stopped_by_caller;
           result.first_token_ms = deadlines.first_token_ms();
           result.total_ms = ms_since(started);

@@ -1,6 +1,7 @@
 #pragma once
-// TTS_PROVIDER -> provider. Built in: "flite". HTTP providers (openai, google, azure) are added by
-// the code that assembles the backend: registry.add("google", make_google_tts).
+// TTS_PROVIDER -> provider. Built in: "flite" (embedded) and the HTTP providers "openai"
+// (tts/openai_tts.hpp), "google" (tts/google_tts.hpp) and "azure" (tts/azure_tts.hpp), each made
+// from config::TtsSettings. More can be added with registry.add(name, factory).
 
 #include "cascade/provider_registry.hpp"
 #include "cascade/tts/tts_provider.hpp"

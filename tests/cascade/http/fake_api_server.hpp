@@ -113,3 +113,65 @@ inline bool wait_gate(pv::test::Gate& gate) {
 }
 
 } // namespace pv::cascade::testing
+
+namespace pv::cascade::testing {
+
+// Mono s16 samples as little-endian bytes (the APIs' raw PCM).
+inline std::string pcm_bytes(const std::vector<int16_t>& samples) {
+  std::string out;
+  out.reserve(samples.size() * 2);
+  for (int16_t s : samples) {
+    const auto u = static_cast<uint16_t>(s);
+    out.push_back(static_cast<char>(u & 0xFF));
+    out.push_back(static_cast<char>(u >> 8));
+  }
+  return out;
+}
+
+} // namespace pv::cascade::testing
+
+#include "cascade/tts/tts_provider.hpp"
+
+#include <functional>
+
+namespace pv::cascade::testing {
+
+// Records what a TTS sink receives (on the synthesize() caller's thread).
+struct TtsRecorder {
+  struct Chunk {
+    int rate = 0;
+    std::size_t samples = 0;
+    bool last = false;
+  };
+  std::vector<Chunk> chunks;
+  std::vector<int16_t> samples;
+  std::function<void(const TtsRecorder&)> after_chunk; // optional hook
+
+  TtsChunkSink sink() {
+    return [this](const TtsChunk& chunk) {
+      chunks.push_back({chunk.sample_rate_hz, chunk.samples.size(), chunk.last});
+      samples.insert(samples.end(), chunk.samples.begin(), chunk.samples.end());
+      if (after_chunk) {
+        after_chunk(*this);
+      }
+    };
+  }
+  // Every chunk carries `rate`; exactly the final chunk is flagged last.
+  ::testing::AssertionResult well_formed(int rate) const {
+    if (chunks.empty()) {
+      return ::testing::AssertionFailure() << "no chunks";
+    }
+    for (std::size_t i = 0; i < chunks.size(); ++i) {
+      if (chunks[i].rate != rate) {
+        return ::testing::AssertionFailure()
+               << "chunk " << i << " tagged " << chunks[i].rate << " Hz, expected " << rate;
+      }
+      if (chunks[i].last != (i + 1 == chunks.size())) {
+        return ::testing::AssertionFailure() << "chunk " << i << " has the wrong `last` flag";
+      }
+    }
+    return ::testing::AssertionSuccess();
+  }
+};
+
+} // namespace pv::cascade::testing
