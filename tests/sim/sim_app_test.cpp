@@ -8,6 +8,7 @@
 #include <csignal>
 #include <cstring>
 #include <string>
+#include <thread>
 
 #include <fcntl.h>
 #include <poll.h>
@@ -129,6 +130,33 @@ TEST(SimApp, PrintsItsPortServesAHandshakeAndExitsCleanlyOnSigterm) {
 
   EXPECT_EQ(process.terminate(20s), 0);
   ASSERT_TRUE(client.wait_end());
+}
+
+TEST(SimApp, FaultFlagsApplyToTheChosenSession) {
+  SimProcess process({"--port", "0", "--prompt-step-ms", "1", "--voice-frames", "2",
+                      "--reject-status", "429", "--retry-after", "3", "--fault-session", "2",
+                      "--log-level", "warn"});
+  const std::string line = process.read_line(30s);
+  const std::string prefix = "listening on 127.0.0.1:";
+  ASSERT_EQ(line.rfind(prefix, 0), 0u) << "stdout: '" << line << "'";
+  test::RawWsOptions options;
+  options.port = static_cast<uint16_t>(std::stoi(line.substr(prefix.size())));
+  {
+    test::RawWsClient first(options);
+    ASSERT_TRUE(first.connect().ok);
+    ASSERT_TRUE(first.wait_messages(3));
+    first.close();
+    ASSERT_TRUE(first.wait_end());
+  }
+  test::RawWsClient second(options);
+  const auto upgrade = second.connect();
+  EXPECT_FALSE(upgrade.ok);
+  EXPECT_EQ(upgrade.http_status, 429);
+  EXPECT_EQ(upgrade.retry_after, "3");
+  test::RawWsClient third(options);
+  EXPECT_TRUE(third.connect().ok);
+  EXPECT_TRUE(third.wait_messages(3));
+  EXPECT_EQ(process.terminate(20s), 0);
 }
 
 TEST(SimApp, RejectsBadOptions) {

@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <numeric>
+#include <random>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -428,6 +429,53 @@ TEST(SimNegative, AMessageBeforeTheHandshakeIsSwallowedSoAnEarlyBosKillsTheSessi
   expect_close_1000(client); // the reader never saw a BOS
   EXPECT_EQ(audio_pages(client), 0u);
   EXPECT_EQ(server->sessions().at(0).swallowed_messages, 1);
+}
+
+TEST(SimNegative, RandomGarbageEndsTheSessionCleanlyAndTheNextClientIsServed) {
+  auto server = start(fast_params());
+  ASSERT_TRUE(server);
+  std::mt19937 rng(1234);
+  for (int round = 0; round < 5; ++round) {
+    RawWsClient client(options(*server));
+    open_session(client);
+    ClientStream stream(static_cast<uint32_t>(round));
+    if (round % 2 == 0) {
+      send_headers(client, stream); // garbage after a valid start, or from the first byte
+    }
+    for (int i = 0; i < 200; ++i) {
+      std::vector<uint8_t> message(1 + rng() % 400);
+      for (auto& byte : message) {
+        byte = static_cast<uint8_t>(rng());
+      }
+      if (i % 3 == 0) {
+        message[0] = 0x01;
+      }
+      if (i % 50 == 7) { // a capture pattern with nonsense behind it
+        const uint8_t oggs[] = {0x01, 'O', 'g', 'g', 'S'};
+        std::copy(std::begin(oggs), std::end(oggs), message.begin());
+        message.resize(std::max<std::size_t>(message.size(), 40));
+      }
+      const bool text = i % 17 == 0;
+      if (text) { // text frames must be valid UTF-8 (else the WebSocket layer fails the connection)
+        for (auto& byte : message) {
+          byte = static_cast<uint8_t>('a' + byte % 26);
+        }
+      }
+      client.send(std::move(message), !text);
+    }
+    // Either the reader gave up (Close 1000) or it is still searching: both are fine, but the
+    // server must neither crash nor stop serving.
+    client.close();
+    ASSERT_TRUE(client.wait_end());
+    EXPECT_TRUE(client.end().close_frame);
+    EXPECT_EQ(client.end().close_code, 1000);
+  }
+  RawWsClient next(options(*server));
+  open_session(next);
+  ClientStream stream;
+  send_headers(next, stream);
+  send_pages(next, stream.audio_pages(silence(80)));
+  ASSERT_TRUE(wait_audio_pages(next, 1));
 }
 
 // --- prompt phase --------------------------------------------------------------------------------
@@ -896,6 +944,15 @@ TEST(SimHttp, RootIs200ChatWithoutUpgradeIs400LongLinesAre400) {
   auto post = http.Post("/", "x", "text/plain");
   ASSERT_TRUE(post);
   EXPECT_EQ(post->status, 405);
+  auto head = http.Head("/");
+  ASSERT_TRUE(head);
+  EXPECT_EQ(head->status, 200);
+  auto options_request = http.Options("/");
+  ASSERT_TRUE(options_request);
+  EXPECT_EQ(options_request->status, 405); // like aiohttp: a health check must use GET
+  auto post_chat = http.Post("/api/chat", "x", "text/plain");
+  ASSERT_TRUE(post_chat);
+  EXPECT_EQ(post_chat->status, 405);
   // Request line = "GET " + target + " HTTP/1.1": 8190 bytes is accepted, 8191 is not.
   const std::size_t overhead = 4 + 9;
   auto at_limit = http.Get("/" + std::string(8190 - overhead - 1, 'a'));
