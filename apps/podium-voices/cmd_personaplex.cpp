@@ -235,6 +235,7 @@ int run(const PersonaPlexCommand& cmd, const std::atomic<bool>& stop) {
   const auto total_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                             std::chrono::steady_clock::now() - started)
                             .count();
+  session->finish_stream();
   session->close();
   for (int i = 0; i < 400 && !session->ended(); ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));

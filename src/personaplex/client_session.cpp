@@ -5,6 +5,7 @@
 #include "net/ws_client.hpp"
 #include "personaplex/protocol.hpp"
 
+#include <array>
 #include <random>
 #include <utility>
 
@@ -300,7 +301,7 @@ bool ClientSession::send_page(std::span<const uint8_t> page) {
 ClientSession::SendResult ClientSession::send_frame_24k(std::span<const int16_t> frame) {
   PV_ASSERT_OWNER(sender_owner_);
   const SessionState now = state();
-  if (is_final(now) || now == SessionState::closing) {
+  if (is_final(now) || now == SessionState::closing || stream_finished_) {
     return SendResult::closed;
   }
   if (!handshake_.load(std::memory_order_acquire)) {
@@ -329,6 +330,32 @@ ClientSession::SendResult ClientSession::send_frame_24k(std::span<const int16_t>
     return SendResult::sent;
   }
   return state() == SessionState::streaming ? SendResult::dropped : SendResult::closed;
+}
+
+void ClientSession::finish_stream() {
+  PV_ASSERT_OWNER(sender_owner_);
+  if (stream_finished_ || !headers_sent_ || state() != SessionState::streaming) {
+    stream_finished_ = true;
+    return;
+  }
+  stream_finished_ = true;
+  const std::array<int16_t, kSendFrameSamples> silence{};
+  if (auto encoded = encoder_.encode(silence, packet_); !encoded) {
+    return;
+  }
+  writer_.packet_page(packet_, kSendFrameSamples, page_, /*end_of_stream=*/true);
+  if (send_page(page_)) {
+    pages_sent_.fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
+void ClientSession::adopt_sender() {
+  sender_owner_.release();
+  // Moving the codec objects hands their own ownership checks over as well.
+  audio::OpusEncoder encoder = std::move(encoder_);
+  encoder_ = std::move(encoder);
+  audio::OggOpusWriter writer = std::move(writer_);
+  writer_ = std::move(writer);
 }
 
 void ClientSession::close() {
@@ -455,14 +482,10 @@ void ClientSession::handle_audio(std::span<const uint8_t> ogg) {
 }
 
 void ClientSession::fail(ErrorKind kind, std::string message, bool retryable) {
-  SessionState current = state();
-  while (true) {
-    if (is_final(current)) {
-      return;
-    }
-    if (state_.compare_exchange_weak(current, SessionState::failed)) {
-      break;
-    }
+  // Only the io thread ends a session (other threads at most ask to close), so the check and the
+  // state change below cannot race with another fail().
+  if (is_final(state())) {
+    return;
   }
   ended_ms_.store(since_start_ms());
   BackendError error = make_error(kind, std::move(message), retryable);
@@ -472,8 +495,13 @@ void ClientSession::fail(ErrorKind kind, std::string message, bool retryable) {
                                           {"retryable", retryable},
                                           {"handshake", handshake_done()},
                                           {"durationMs", ended_ms_.load()}});
-  std::lock_guard lock(error_mutex_);
-  error_ = std::move(error);
+  {
+    // The error is in place before the state says `failed`: a poller that sees the state
+    // always finds the error.
+    std::lock_guard lock(error_mutex_);
+    error_ = std::move(error);
+  }
+  state_.store(SessionState::failed, std::memory_order_release);
 }
 
 void ClientSession::handle_close(const net::WsError& reason) {

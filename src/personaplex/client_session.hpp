@@ -14,7 +14,8 @@
 //     streaming 24k -> 48k resampler (state kept across packets) and into a bounded playout
 //     buffer (drop oldest, drops/underruns counted). 0x02 text pieces are kept with the media time
 //     they arrived. Other kinds, empty messages and text frames are ignored.
-//  5. close(): WebSocket Close (bounded by close_timeout_ms); abort(): TCP close at once.
+//  5. finish_stream(): a last page flagged EOS; close(): WebSocket Close after the queued
+//     messages (bounded by close_timeout_ms); abort(): TCP close at once.
 //
 // Failures are typed (conversation::ErrorKind), logged once (PERSONAPLEX_FAILED, with the cause)
 // and kept in error(); the owner polls state() and reports it (it decides about reconnects):
@@ -157,7 +158,16 @@ public:
   // Sender thread: one 20 ms frame (kSendFrameSamples at 24 kHz).
   SendResult send_frame_24k(std::span<const int16_t> frame);
 
-  // Graceful Close (idempotent; before the upgrade it acts as abort()). Any thread.
+  // Sender thread: ends our Ogg stream with a final (silent, 20 ms) page flagged EOS, so that
+  // the stream is complete for any Ogg tool; later sends return `closed`. Call before close()
+  // when the session streamed. Does nothing before the handshake or after a failure.
+  void finish_stream();
+  // Makes the calling thread the sender (the previous sender thread must be done for good, e.g.
+  // the room clock has stopped and stop() finishes the stream).
+  void adopt_sender();
+
+  // Graceful Close (idempotent; before the upgrade it acts as abort()). Any thread. Messages
+  // already queued (the EOS page) are sent first.
   void close();
   // TCP close at once. Any thread.
   void abort();
@@ -216,6 +226,7 @@ private:
   audio::OpusEncoder encoder_;
   audio::OggOpusWriter writer_;
   bool headers_sent_ = false;
+  bool stream_finished_ = false;
   std::vector<uint8_t> packet_;
   std::vector<uint8_t> page_;
 

@@ -50,11 +50,16 @@ void crossfade(audio::Frame& out, const audio::Frame& to) {
 } // namespace
 
 DuplexBackend::DuplexBackend(BackendOptions options)
-    : options_(std::move(options)),
-      backoff_(net::BackoffParams{std::chrono::milliseconds(options_.reconnect_min_ms),
-                                  std::chrono::milliseconds(options_.reconnect_max_ms), 2.0,
-                                  net::BackoffJitter::full, options_.backoff_seed}),
-      replies_(options_.turn_quiet_ms) {}
+    : options_(std::move(options)), replies_(options_.turn_quiet_ms) {}
+
+net::Backoff& DuplexBackend::backoff() {
+  if (!backoff_) {
+    backoff_.emplace(net::BackoffParams{std::chrono::milliseconds(options_.reconnect_min_ms),
+                                        std::chrono::milliseconds(options_.reconnect_max_ms), 2.0,
+                                        net::BackoffJitter::full, options_.backoff_seed});
+  }
+  return *backoff_;
+}
 
 DuplexBackend::~DuplexBackend() {
   stop();
@@ -113,6 +118,9 @@ void DuplexBackend::stop() {
     }
   }
   for (auto& session : all) {
+    // The room clock has stopped: this thread finishes the streams (EOS page), then closes.
+    session->adopt_sender();
+    session->finish_stream();
     session->close();
   }
   // Clean Closes, bounded: the close handshake has its own timeout in the WebSocket client.
@@ -162,7 +170,7 @@ void DuplexBackend::open_standby() {
     if (context_.observer != nullptr) {
       context_.observer->on_error(session.error());
     }
-    standby_retry_at_ = Clock::now() + backoff_.next();
+    standby_retry_at_ = Clock::now() + backoff().next();
     return;
   }
   log::info_event("PERSONAPLEX_SWAP_PREPARE", {{"from", active_->params().label},
@@ -177,7 +185,7 @@ void DuplexBackend::open_standby() {
 }
 
 void DuplexBackend::schedule_reconnect(const std::string& retry_after) {
-  auto delay = backoff_.next();
+  auto delay = backoff().next();
   if (const int64_t asked = retry_after_ms(retry_after); asked >= 0) {
     // Honour the pool's Retry-After, but never wait longer than the configured maximum.
     delay = std::max(
@@ -185,13 +193,14 @@ void DuplexBackend::schedule_reconnect(const std::string& retry_after) {
   }
   reconnect_at_ = Clock::now() + delay;
   log::info_event("PERSONAPLEX_RECONNECT_SCHEDULED",
-                  {{"delay_ms", delay.count()}, {"attempt", backoff_.attempts()}});
+                  {{"delay_ms", delay.count()}, {"attempt", backoff().attempts()}});
 }
 
 void DuplexBackend::retire(std::shared_ptr<ClientSession>& session) {
   if (!session) {
     return;
   }
+  session->finish_stream();
   session->close();
   retiring_.push_back(std::move(session));
 }
@@ -220,7 +229,7 @@ void DuplexBackend::poll_sessions() {
       if (const auto t = active_->timings(); t.handshake_ms >= 0) {
         last_handshake_ms_ = t.handshake_ms;
       }
-      backoff_.reset();
+      backoff().reset();
       log::info_event("PERSONAPLEX_SESSION_READY",
                       {{"session", active_->params().label}, {"handshake_ms", last_handshake_ms_}});
       if (!healthy_reported_) {
@@ -244,7 +253,7 @@ void DuplexBackend::poll_sessions() {
       account(*standby_);
       ClientSession::dispose(standby_);
       standby_sent_frames_ = 0;
-      standby_retry_at_ = Clock::now() + backoff_.next();
+      standby_retry_at_ = Clock::now() + backoff().next();
       if (context_.observer != nullptr) {
         context_.observer->on_error(error); // the active session still serves: health unchanged
       }
@@ -253,7 +262,10 @@ void DuplexBackend::poll_sessions() {
     const int64_t max_ms = static_cast<int64_t>(options_.session_max_s) * 1000;
     // Open the replacement early enough for its prompt phase (twice the last one, plus slack).
     const int64_t lead = std::clamp<int64_t>(2 * last_handshake_ms_ + 2000, 3000, max_ms / 2);
-    if (active_age_ms() >= max_ms - lead &&
+    // Preferably at a pause, so that its prompt has the latest reply; at the latest half-way
+    // through the lead.
+    const int64_t age = active_age_ms();
+    if (age >= max_ms - lead && (at_pause() || age >= max_ms - lead / 2) &&
         (!standby_retry_at_ || Clock::now() >= *standby_retry_at_)) {
       open_standby();
     }
@@ -300,6 +312,13 @@ void DuplexBackend::on_active_failed() {
   publish_stats();
 }
 
+bool DuplexBackend::at_pause() const {
+  // The old session's output has been quiet for swap_quiet_ms, the user is not speaking, and no
+  // user turn is waiting for the model's answer (the old session heard it, the new one did not).
+  const bool awaiting_answer = open_turn_ && open_turn_->first_played_ms < 0;
+  return active_quiet_ms_ >= options_.swap_quiet_ms && !detector_->in_segment() && !awaiting_answer;
+}
+
 void DuplexBackend::switch_to_standby(const char* how) {
   log::info_event("PERSONAPLEX_SWAP", {{"from", active_->params().label},
                                        {"to", standby_->params().label},
@@ -315,6 +334,9 @@ void DuplexBackend::switch_to_standby(const char* how) {
   // Text the new session produced while it was not being played was never heard.
   text_index_ = active_->text_count();
   pending_stats_.last_swap_media_ms = now_ms();
+  if (pending_stats_.first_swap_media_ms < 0) {
+    pending_stats_.first_swap_media_ms = pending_stats_.last_swap_media_ms;
+  }
   publish_stats();
 }
 
@@ -377,7 +399,7 @@ void DuplexBackend::fill_agent_frame(audio::Frame& outbound_48k) {
     const bool new_audible = audio::rms_dbfs(standby_frame_.samples()) > threshold;
     const bool warm = standby_->playout().stats().played_samples > 0;
     if (warm && active_ && active_ready_) {
-      if (active_quiet_ms_ >= options_.swap_quiet_ms && !new_audible) {
+      if (at_pause() && !new_audible) {
         ++pending_stats_.swaps;
         switch_to_standby("silence");
       } else if (active_age_ms() >= max_ms + int64_t{options_.swap_force_after_s} * 1000) {
@@ -387,8 +409,7 @@ void DuplexBackend::fill_agent_frame(audio::Frame& outbound_48k) {
         switch_to_standby("crossfade");
       }
     }
-  } else if (standby_ && active_ && active_ready_ && active_age_ms() >= max_ms &&
-             active_quiet_ms_ >= options_.swap_quiet_ms) {
+  } else if (standby_ && active_ && active_ready_ && active_age_ms() >= max_ms && at_pause()) {
     // The replacement has no handshake yet: a one-session server queues it behind us. Hand over
     // at this silence; the new session starts after its prompt phase.
     log::warn_event("PERSONAPLEX_SWAP_GAP",
@@ -405,6 +426,9 @@ void DuplexBackend::fill_agent_frame(audio::Frame& outbound_48k) {
     active_quiet_ms_ = 0;
     text_index_ = 0;
     pending_stats_.last_swap_media_ms = now;
+    if (pending_stats_.first_swap_media_ms < 0) {
+      pending_stats_.first_swap_media_ms = now;
+    }
     publish_stats();
   }
 
@@ -412,6 +436,7 @@ void DuplexBackend::fill_agent_frame(audio::Frame& outbound_48k) {
   take_text(now);
   track_turn(audible, now);
   replies_.on_output(audible, now);
+  last_output_audible_ = audible;
   if (!allowed_.load(std::memory_order_relaxed)) {
     outbound_48k.clear_to_silence();
   }
@@ -445,12 +470,12 @@ void DuplexBackend::handle_vad_event(const audio::SegmenterEvent& event, int64_t
       observer->on_user_speech_start(event.speech_start_ms);
     }
     if (open_turn_) {
-      complete_turn(replies_.speaking()); // the next user turn starts
+      complete_turn(last_output_audible_); // the next user turn starts
     }
     return;
   case Kind::end_of_turn: {
     if (open_turn_) {
-      complete_turn(replies_.speaking());
+      complete_turn(last_output_audible_);
     }
     if (!active_ready_) {
       return; // no session to answer it: the agent's fallback (health false) has the room

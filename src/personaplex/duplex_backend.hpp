@@ -21,10 +21,11 @@
 // handshake.
 //
 // Context window (~3000 steps = 240 s): before session_max_s runs out a replacement session is
-// opened in the background with a fresh prompt (persona + what the agent said so far, within the
-// request-line budget). From its handshake on it gets the same room audio (so it is in sync) and
-// its output is pulled but not played; playout switches to it at a silence of the old session's
-// output (quiet for swap_quiet_ms while the new one is quiet too): no hole, no click. Failing
+// opened in the background, preferably at a pause, with a fresh prompt (persona + what the agent
+// said so far, within the request-line budget). From its handshake on it gets the same room audio
+// (so it is in sync) and its output is pulled but not played; playout switches to it at a pause:
+// the old session's output quiet for swap_quiet_ms while the new one is quiet too, the user not
+// speaking, and no user turn waiting for the old session's answer. No hole, no click. Failing
 // such a silence until session_max_s + swap_force_after_s, the switch is a 20 ms crossfade. The
 // old session is then closed cleanly. A server that serves one session at a time (the reference
 // server) queues the replacement until the old one closes: then the switch waits for a silence
@@ -70,6 +71,7 @@ struct DuplexStats {
   std::string active_label; // "" when none
   int64_t underruns = 0;    // playout underruns of retired + current sessions
   int64_t dropped_samples = 0;
+  int64_t first_swap_media_ms = -1;
   int64_t last_swap_media_ms = -1;
 };
 
@@ -108,6 +110,7 @@ private:
   void on_active_failed();
   void schedule_reconnect(const std::string& retry_after);
   void retire(std::shared_ptr<ClientSession>& session);
+  bool at_pause() const;
   void switch_to_standby(const char* how);
   void handle_vad_event(const audio::SegmenterEvent& event, int64_t now);
   void complete_turn(bool interrupted);
@@ -116,6 +119,7 @@ private:
   void account(const ClientSession& session);
   void publish_stats();
   int64_t active_age_ms() const { return active_sent_frames_ * audio::kFrameMs; }
+  net::Backoff& backoff();
 
   BackendOptions options_;
   conversation::BackendContext context_;
@@ -125,7 +129,7 @@ private:
 
   // --- room clock thread ---
   util::ThreadOwner clock_owner_;
-  net::Backoff backoff_;
+  std::optional<net::Backoff> backoff_; // built on the clock thread (it binds to its creator)
   std::shared_ptr<ClientSession> active_;
   std::shared_ptr<ClientSession> standby_;
   std::vector<std::shared_ptr<ClientSession>> retiring_;
@@ -144,6 +148,7 @@ private:
   std::optional<RoomTurnDetector> detector_;
   audio::Frame standby_frame_{audio::kRoomRateHz};
   int active_quiet_ms_ = 0;
+  bool last_output_audible_ = false; // the model was audible in the last played frame
 
   ReplyTracker replies_;
   std::size_t text_index_ = 0;

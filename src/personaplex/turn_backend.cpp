@@ -86,6 +86,8 @@ void TurnBackend::stop() {
   }
   current_.reset();
   for (auto& session : all) {
+    session->adopt_sender(); // the room clock has stopped
+    session->finish_stream();
     session->close();
   }
   const auto deadline = Clock::now() + std::chrono::milliseconds(options_.close_timeout_ms + 500);
@@ -106,6 +108,7 @@ void TurnBackend::retire(std::shared_ptr<ClientSession>& session) {
     return;
   }
   if (!session->ended()) {
+    session->finish_stream();
     session->close();
   }
   retiring_.push_back(std::move(session));

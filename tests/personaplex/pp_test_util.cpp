@@ -1,5 +1,6 @@
 #include "pp_test_util.hpp"
 
+#include "audio/mixer.hpp"
 #include "audio/resampler.hpp"
 #include "cascade/tts/flite_tts.hpp"
 #include "personaplex/chat_request.hpp"
@@ -150,6 +151,142 @@ void SessionDriver::run(std::chrono::microseconds period) {
     next += period;
     std::this_thread::sleep_until(next);
   }
+}
+
+BackendOptions backend_options(const sim::SimServer& server, const std::string& text_prompt) {
+  BackendOptions options;
+  options.endpoint = *chat_endpoint(server.url("/"));
+  options.voice_file = "NATF0.pt";
+  options.prompt = fixed_prompt_builder(text_prompt);
+  options.connect_timeout_ms = 5000;
+  options.handshake_timeout_ms = 15000;
+  options.no_audio_timeout_ms = 3000;
+  options.close_timeout_ms = 2000;
+  options.reconnect_min_ms = 100;
+  options.reconnect_max_ms = 2000;
+  options.backoff_seed = 1;
+  return options;
+}
+
+void RecordingObserver::add(std::string event) {
+  events_.push_back(std::move(event));
+}
+
+void RecordingObserver::on_user_speech_start(int64_t) {
+  std::lock_guard lock(mutex_);
+  add("speech_start");
+}
+
+void RecordingObserver::on_user_turn_end(uint64_t turn_id, int64_t) {
+  std::lock_guard lock(mutex_);
+  add("turn_end:" + std::to_string(turn_id));
+}
+
+void RecordingObserver::on_barge_in(uint64_t turn_id, int64_t, double) {
+  std::lock_guard lock(mutex_);
+  add("barge_in:" + std::to_string(turn_id));
+}
+
+void RecordingObserver::on_turn_complete(conversation::TurnReport report) {
+  std::lock_guard lock(mutex_);
+  add("turn:" + std::to_string(report.turn_id));
+  turns_.push_back(std::move(report));
+}
+
+void RecordingObserver::on_error(const conversation::BackendError& error) {
+  std::lock_guard lock(mutex_);
+  add(std::string("error:") + conversation::to_string(error.kind));
+  errors_.push_back(error);
+  error_times_.push_back(std::chrono::steady_clock::now());
+}
+
+void RecordingObserver::on_backend_health(bool healthy) {
+  std::lock_guard lock(mutex_);
+  add(healthy ? "health:1" : "health:0");
+  health_.push_back(healthy);
+}
+
+std::vector<std::string> RecordingObserver::events() const {
+  std::lock_guard lock(mutex_);
+  return events_;
+}
+
+std::vector<conversation::TurnReport> RecordingObserver::turns() const {
+  std::lock_guard lock(mutex_);
+  return turns_;
+}
+
+std::vector<conversation::BackendError> RecordingObserver::errors() const {
+  std::lock_guard lock(mutex_);
+  return errors_;
+}
+
+std::vector<bool> RecordingObserver::health() const {
+  std::lock_guard lock(mutex_);
+  return health_;
+}
+
+std::vector<std::chrono::steady_clock::time_point> RecordingObserver::error_times() const {
+  std::lock_guard lock(mutex_);
+  return error_times_;
+}
+
+RoomDriver::RoomDriver(std::vector<int16_t> input_48k) : input_(std::move(input_48k)) {}
+
+RoomDriver::~RoomDriver() {
+  stop();
+}
+
+conversation::BackendContext RoomDriver::context(conversation::BackendObserver& observer) {
+  conversation::BackendContext context;
+  context.observer = &observer;
+  context.media_time_ms = [this] {
+    return media_ms();
+  };
+  return context;
+}
+
+void RoomDriver::start(conversation::ConversationBackend& backend,
+                       std::chrono::microseconds period) {
+  thread_ = std::thread([this, &backend, period] {
+    audio::Frame in(audio::kRoomRateHz);
+    audio::Frame out(audio::kRoomRateHz);
+    std::size_t position = 0;
+    auto next = std::chrono::steady_clock::now();
+    while (!stop_.load()) {
+      in.clear_to_silence();
+      for (auto& sample : in.samples()) {
+        sample = position < input_.size() ? input_[position] : int16_t{0};
+        ++position;
+      }
+      out.clear_to_silence();
+      backend.on_room_frame(in);
+      backend.fill_agent_frame(out);
+      {
+        std::lock_guard lock(mutex_);
+        output_.insert(output_.end(), out.samples().begin(), out.samples().end());
+      }
+      ticks_.fetch_add(1);
+      next += period;
+      std::this_thread::sleep_until(next);
+    }
+  });
+}
+
+void RoomDriver::stop() {
+  stop_.store(true);
+  if (thread_.joinable()) {
+    thread_.join();
+  }
+}
+
+std::vector<int16_t> RoomDriver::output() const {
+  std::lock_guard lock(mutex_);
+  return output_;
+}
+
+double level_dbfs(std::span<const int16_t> samples) {
+  return audio::rms_dbfs(samples);
 }
 
 TempDir::TempDir() {

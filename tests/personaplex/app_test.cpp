@@ -1,0 +1,194 @@
+// The PersonaPlex backend from the configuration: the agent's main job with
+// CONVERSATION_BACKEND=personaplex against the simulator, --check-config naming bad variables,
+// the fallback hook, and the `podium-voices personaplex` command as a real process.
+
+#include "agent/factory.hpp"
+#include "agent/runner.hpp"
+#include "audio/wav.hpp"
+#include "config/settings.hpp"
+#include "pp_test_util.hpp"
+
+#include <array>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+namespace pv::personaplex {
+namespace {
+
+using namespace std::chrono_literals;
+
+struct CommandResult {
+  int status = -1;
+  std::string output;
+};
+
+CommandResult run_command(const std::string& command) {
+  CommandResult result;
+  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
+  if (pipe == nullptr) {
+    return result;
+  }
+  std::array<char, 4096> buffer{};
+  while (std::fgets(buffer.data(), buffer.size(), pipe) != nullptr) {
+    result.output += buffer.data();
+  }
+  const int status = ::pclose(pipe);
+  result.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return result;
+}
+
+const std::string kBinary = std::string(PV_BINARY_DIR) + "/apps/podium-voices";
+
+std::map<std::string, std::string> base_overrides(const test::TempDir& dir) {
+  return {{"CONVERSATION_BACKEND", "personaplex"}, {"OUTPUT_DIR", dir.path.string()},
+          {"MOCK_ROOM_LEAD_IN_MS", "300"},         {"MOCK_ROOM_TAIL_MS", "3000"},
+          {"MOCK_ROOM_MAX_WAIT_MS", "10000"},      {"LOG_LEVEL", "warn"}};
+}
+
+TEST(PersonaPlexAgent, MainJobRunsAgainstTheSimulatorFromTheConfiguration) {
+  auto server = test::start_sim(test::fast_sim_params());
+  ASSERT_TRUE(server);
+  test::TempDir dir;
+  const auto input = dir.path / "user.wav";
+  ASSERT_TRUE(audio::write_wav(
+      input, audio::PcmBuffer{48000, test::speak("good evening, who is on the show", 48000)}));
+  agent::RunOptions options;
+  options.env_file = dir.path / "none.env"; // no .env.local from the working directory
+  std::ofstream(*options.env_file) << "# empty\n";
+  options.overrides = base_overrides(dir);
+  options.overrides["PERSONAPLEX_SERVER_URL"] =
+      "http://127.0.0.1:" + std::to_string(server->port());
+  options.overrides["PERSONAPLEX_VOICE_PROMPT"] = "NATM2";
+  options.overrides["MOCK_ROOM_INPUT_WAV"] = input.string();
+  options.overrides["AGENT_ID"] = "tester";
+  std::ostringstream out, err;
+  std::atomic<bool> stop{false};
+  ASSERT_EQ(agent::run_agent(options, stop, out, err), 0) << err.str() << out.str();
+
+  const auto sessions = server->sessions();
+  ASSERT_EQ(sessions.size(), 1u);
+  EXPECT_EQ(sessions[0].voice_prompt, "NATM2.pt");
+  EXPECT_GT(sessions[0].text_tokens, 20); // the persona prompt, not a placeholder
+  ASSERT_EQ(sessions[0].reply_texts.size(), 1u);
+  std::ifstream timeline_file(dir.path / "timeline.json");
+  const auto timeline = nlohmann::json::parse(timeline_file);
+  ASSERT_EQ(timeline["turns"].size(), 1u);
+  EXPECT_EQ(timeline["turns"][0]["agent_text"], sessions[0].reply_texts[0]);
+  auto recording = audio::read_wav(dir.path / "agent.wav");
+  ASSERT_TRUE(recording.has_value());
+  EXPECT_GT(recording->duration_ms(), 1000);
+}
+
+TEST(PersonaPlexAgent, CheckConfigNamesTheBadVariables) {
+  test::TempDir dir;
+  agent::RunOptions options;
+  options.env_file = dir.path / "none.env";
+  std::ofstream(*options.env_file) << "# empty\n";
+  options.check_config = true;
+  options.overrides = base_overrides(dir);
+  options.overrides["PERSONAPLEX_SERVER_URL"] = "ftp://gpu:8998";
+  options.overrides["PERSONAPLEX_VOICE_PROMPT"] = "../secrets.pt";
+  std::ostringstream out, err;
+  std::atomic<bool> stop{false};
+  EXPECT_EQ(agent::run_agent(options, stop, out, err), 2);
+  const std::string text = out.str() + err.str();
+  EXPECT_NE(text.find("PERSONAPLEX_SERVER_URL='ftp://gpu:8998' is not usable"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("PERSONAPLEX_VOICE_PROMPT='../secrets.pt' is refused"), std::string::npos)
+      << text;
+
+  // A good configuration passes; an unusual voice is only a warning.
+  options.overrides["PERSONAPLEX_SERVER_URL"] = "https://gpu:8998";
+  options.overrides["PERSONAPLEX_VOICE_PROMPT"] = "custom_voice.pt";
+  std::ostringstream out2, err2;
+  EXPECT_EQ(agent::run_agent(options, stop, out2, err2), 0) << out2.str() << err2.str();
+}
+
+TEST(PersonaPlexAgent, FallbackToLlmBuildsASecondBackendOnlyWhenAsked) {
+  config::EnvSource source;
+  source.set_override("CONVERSATION_BACKEND", "personaplex");
+  source.set_override("PERSONAPLEX_SERVER_URL", "http://127.0.0.1:1");
+  source.set_override("PERSONAPLEX_FALLBACK_TO_LLM", "false");
+  auto plain = config::load_settings(source);
+  auto without = agent::make_backends(plain.settings);
+  ASSERT_TRUE(without.has_value()) << without.error();
+  EXPECT_EQ(without->primary->name(), "personaplex");
+  EXPECT_EQ(without->fallback, nullptr);
+
+  source.set_override("PERSONAPLEX_FALLBACK_TO_LLM", "true");
+  auto loaded = config::load_settings(source);
+  auto with = agent::make_backends(loaded.settings);
+  ASSERT_TRUE(with.has_value()) << with.error();
+  EXPECT_EQ(with->primary->name(), "personaplex");
+  ASSERT_NE(with->fallback, nullptr);
+  EXPECT_NE(with->fallback->name(), "personaplex");
+}
+
+TEST(PersonaPlexCommand, OneExchangeWritesTheReplyAndPrintsTranscriptAndTimings) {
+  auto params = test::fast_sim_params();
+  params.model.fixed_reply = "Nice to meet you.";
+  auto server = test::start_sim(params);
+  ASSERT_TRUE(server);
+  test::TempDir dir;
+  const auto in = dir.path / "q.wav";
+  const auto out = dir.path / "reply.wav";
+  ASSERT_TRUE(
+      audio::write_wav(in, audio::PcmBuffer{16000, test::speak("hello, who are you", 16000)}));
+  const std::string url = "http://127.0.0.1:" + std::to_string(server->port());
+  for (const std::string mode : {"duplex", "turn"}) {
+    SCOPED_TRACE(mode);
+    const auto run = run_command(kBinary + " personaplex --url " + url + " --in " + in.string() +
+                                 " --out " + out.string() + " --mode " + mode +
+                                 " --voice VARF3 --prompt 'You are Max + 1' --fast");
+    ASSERT_EQ(run.status, 0) << run.output;
+    EXPECT_NE(run.output.find("transcript:  Nice to meet you."), std::string::npos) << run.output;
+    EXPECT_NE(run.output.find("timings: connect "), std::string::npos) << run.output;
+    EXPECT_NE(run.output.find(", handshake "), std::string::npos);
+    EXPECT_NE(run.output.find(", first audio "), std::string::npos);
+    auto reply = audio::read_wav(out);
+    ASSERT_TRUE(reply.has_value());
+    EXPECT_EQ(reply->sample_rate, 48000);
+    EXPECT_GT(test::level_dbfs(reply->samples), -40.0);
+  }
+  const auto sessions = server->sessions();
+  ASSERT_EQ(sessions.size(), 2u);
+  for (const auto& s : sessions) {
+    EXPECT_EQ(s.voice_prompt, "VARF3.pt");
+    EXPECT_EQ(s.replies, 1);
+    EXPECT_NE(s.end_reason.find("closed (1000)"), std::string::npos) << s.end_reason;
+  }
+}
+
+TEST(PersonaPlexCommand, FailuresExitNonZeroWithTheTypedError) {
+  test::TempDir dir;
+  const auto in = dir.path / "q.wav";
+  ASSERT_TRUE(audio::write_wav(in, audio::PcmBuffer{16000, test::speak("hello", 16000)}));
+  const auto refused = run_command(
+      kBinary + " personaplex --url ws://127.0.0.1:" + std::to_string(test::unused_port()) +
+      " --in " + in.string() + " --out " + (dir.path / "r.wav").string());
+  EXPECT_EQ(refused.status, 3) << refused.output;
+  EXPECT_NE(refused.output.find("failed (connect_refused)"), std::string::npos) << refused.output;
+
+  const auto bad_url = run_command(kBinary + " personaplex --url ftp://x --in " + in.string() +
+                                   " --out " + (dir.path / "r.wav").string());
+  EXPECT_EQ(bad_url.status, 2) << bad_url.output;
+  EXPECT_NE(bad_url.output.find("PERSONAPLEX_SERVER_URL"), std::string::npos) << bad_url.output;
+
+  auto params = test::fast_sim_params();
+  params.faults.reject_status = 429;
+  auto server = test::start_sim(params);
+  ASSERT_TRUE(server);
+  const auto busy = run_command(
+      kBinary + " personaplex --url http://127.0.0.1:" + std::to_string(server->port()) + " --in " +
+      in.string() + " --out " + (dir.path / "r.wav").string());
+  EXPECT_EQ(busy.status, 3) << busy.output;
+  EXPECT_NE(busy.output.find("failed (http_rejected)"), std::string::npos) << busy.output;
+  EXPECT_NE(busy.output.find("429"), std::string::npos) << busy.output;
+}
+
+} // namespace
+} // namespace pv::personaplex
