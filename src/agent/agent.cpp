@@ -3,6 +3,7 @@
 #include "audio/mixer.hpp"
 #include "log/log.hpp"
 
+#include <algorithm>
 #include <numeric>
 
 namespace pv::agent {
@@ -82,8 +83,15 @@ void Agent::on_audio_tick(const audio::Frame& inbound, audio::Frame& outbound) {
     if (auto it = pending_.find(awaiting_first_audio_); it != pending_.end()) {
       it->second.first_audio_ms = room_.media_time_ms();
     }
+    // Turns queued behind it (answered in order) wait for the next reply's audio.
     awaiting_first_audio_ = 0;
-    awaiting_.store(false);
+    for (const uint64_t id : awaiting_order_) {
+      if (auto it = pending_.find(id); it != pending_.end() && it->second.first_audio_ms < 0) {
+        awaiting_first_audio_ = id;
+        break;
+      }
+    }
+    awaiting_.store(awaiting_first_audio_ != 0);
   }
 }
 
@@ -140,7 +148,10 @@ void Agent::on_user_turn_end(uint64_t turn_id, int64_t speech_end_media_ms) {
   {
     std::lock_guard lock(mutex_);
     pending_[turn_id] = PendingTurn{speech_end_media_ms, -1};
-    awaiting_first_audio_ = turn_id;
+    awaiting_order_.push_back(turn_id);
+    if (awaiting_first_audio_ == 0 || pending_.count(awaiting_first_audio_) == 0) {
+      awaiting_first_audio_ = turn_id;
+    }
     awaiting_.store(true);
   }
   timeline_.add_event(room_.media_time_ms(), "user_turn_end",
@@ -168,10 +179,7 @@ void Agent::on_turn_complete(TurnReport report) {
       turn.first_agent_audio_ms = it->second.first_audio_ms;
       pending_.erase(it);
     }
-    if (awaiting_first_audio_ == report.turn_id) {
-      awaiting_first_audio_ = 0;
-      awaiting_.store(false);
-    }
+    forget_awaiting_locked(report.turn_id);
   }
   if (turn.user_speech_end_ms >= 0 && turn.first_agent_audio_ms >= 0) {
     const double total = static_cast<double>(turn.first_agent_audio_ms - turn.user_speech_end_ms);
@@ -216,15 +224,27 @@ void Agent::on_error(const BackendError& error) {
     {
       std::lock_guard lock(mutex_);
       pending_.erase(error.unanswered->turn_id);
-      if (awaiting_first_audio_ == error.unanswered->turn_id) {
-        awaiting_first_audio_ = 0;
-        awaiting_.store(false);
-      }
+      forget_awaiting_locked(error.unanswered->turn_id);
     }
     if (fallback_ != nullptr && fallback_->take_over_turn(error.unanswered)) {
       log::info_event("PERSONAPLEX_FALLBACK_TO_LLM",
                       {{"turn_id", error.unanswered->turn_id}, {"cause", kind}});
     }
+  }
+}
+
+void Agent::forget_awaiting_locked(uint64_t turn_id) {
+  awaiting_order_.erase(std::remove(awaiting_order_.begin(), awaiting_order_.end(), turn_id),
+                        awaiting_order_.end());
+  if (awaiting_first_audio_ == turn_id) {
+    awaiting_first_audio_ = 0;
+    for (const uint64_t id : awaiting_order_) {
+      if (auto it = pending_.find(id); it != pending_.end() && it->second.first_audio_ms < 0) {
+        awaiting_first_audio_ = id;
+        break;
+      }
+    }
+    awaiting_.store(awaiting_first_audio_ != 0);
   }
 }
 

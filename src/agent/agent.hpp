@@ -17,6 +17,7 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include <tl/expected.hpp>
 
@@ -52,6 +53,8 @@ public:
   int64_t error_count() const { return errors_.load(); }
 
 private:
+  // A turn no longer waits for first audio; the next queued one does. Caller holds mutex_.
+  void forget_awaiting_locked(uint64_t turn_id);
   struct PendingTurn {
     int64_t speech_end_ms = -1;
     int64_t first_audio_ms = -1;
@@ -71,6 +74,7 @@ private:
   std::mutex mutex_;
   std::map<uint64_t, PendingTurn> pending_; // guarded by mutex_
   uint64_t awaiting_first_audio_ = 0;       // guarded by mutex_ (0 = none)
+  std::vector<uint64_t> awaiting_order_;    // guarded by mutex_: pending turns, oldest first
   std::atomic<bool> awaiting_{false};
   std::atomic<bool> fallback_active_{false};
   std::atomic<int64_t> errors_{0};

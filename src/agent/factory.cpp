@@ -1,6 +1,7 @@
 #include "agent/factory.hpp"
 
 #include "agent/loopback_backend.hpp"
+#include "cascade/cascade_backend.hpp"
 #include "cascade/memory.hpp"
 #include "cascade/personas.hpp"
 #include "cascade/prompts.hpp"
@@ -37,15 +38,28 @@ audio::VadSegmenterParams vad_params(const config::VadSettings& vad) {
   return params;
 }
 
-// Hook: the ASR/LLM/TTS cascade as PersonaPlex's fallback (PERSONAPLEX_FALLBACK_TO_LLM). The
-// cascade backend is not part of this build yet, so this refuses instead of silently running
-// without the fallback the configuration asks for.
+// The ASR/LLM/TTS cascade, as the main backend or as PersonaPlex's fallback
+// (PERSONAPLEX_FALLBACK_TO_LLM). An unpaced or accelerated mock room is a simulation: the cascade
+// then runs in lockstep with the room clock so the room cannot outrun the providers.
+tl::expected<std::unique_ptr<conversation::ConversationBackend>, std::string>
+make_cascade(const config::Settings& settings, bool as_fallback) {
+  cascade::CascadeBackendOptions options;
+  options.persona_id = settings.general.persona_id;
+  options.as_fallback = as_fallback;
+  const double speed = settings.room.mock.speed;
+  if (!settings.room.podium.configured() && (speed <= 0.0 || speed > 1.0)) {
+    options.sync_wait_ms = 20;
+  }
+  auto backend = cascade::make_cascade_backend(settings.cascade, options);
+  if (!backend) {
+    return tl::make_unexpected(backend.error());
+  }
+  return std::unique_ptr<conversation::ConversationBackend>(std::move(*backend));
+}
+
 tl::expected<std::unique_ptr<conversation::ConversationBackend>, std::string>
 make_cascade_fallback(const config::Settings& settings) {
-  (void)settings;
-  return tl::make_unexpected(std::string(
-      "PERSONAPLEX_FALLBACK_TO_LLM=true, but the ASR/LLM/TTS cascade backend is not available in "
-      "this build yet; set PERSONAPLEX_FALLBACK_TO_LLM=false"));
+  return make_cascade(settings, true);
 }
 
 } // namespace
@@ -103,13 +117,18 @@ tl::expected<Backends, std::string> make_backends(const config::Settings& settin
     }
     return backends;
   }
-  case config::BackendKind::cascade:
-    break;
+  case config::BackendKind::cascade: {
+    auto cascade = make_cascade(settings, false);
+    if (!cascade) {
+      return tl::make_unexpected(cascade.error());
+    }
+    backends.primary = std::move(*cascade);
+    return backends;
+  }
   }
   return tl::make_unexpected(std::string("CONVERSATION_BACKEND=") +
                              config::to_string(settings.general.backend) +
-                             " is not available in this build yet; accepted: loopback, "
-                             "personaplex");
+                             " is not recognised; accepted: asr-llm-tts, personaplex, loopback");
 }
 
 } // namespace pv::agent

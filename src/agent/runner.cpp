@@ -6,9 +6,11 @@
 #include "log/log.hpp"
 #include "room/mock_room.hpp"
 
+#include <algorithm>
 #include <iomanip>
 #include <ostream>
 #include <sstream>
+#include <vector>
 
 namespace pv::agent {
 
@@ -18,35 +20,81 @@ std::string clip(const std::string& s, std::size_t n) {
   if (s.size() <= n) {
     return s;
   }
-  return s.substr(0, n - 3) + "...";
+  std::size_t cut = n - 3;
+  while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) {
+    --cut; // never split a UTF-8 character
+  }
+  return s.substr(0, cut) + "...";
 }
 
+// One row per turn: what the user said, what the agent said (cut at barge-in), and the latency
+// (total = end of user speech -> first agent audio played) with the parts the backend reports.
 void print_summary(const room::Timeline& timeline, const config::Settings& settings,
                    int64_t recorded_ms, std::ostream& out) {
   const auto turns = timeline.turns();
+  const auto json = timeline.to_json();
+  std::vector<double> stop_latencies;
+  for (const auto& e : json["events"]) {
+    if (e.value("type", "") == room::Timeline::kBargeIn) {
+      stop_latencies.push_back(e.value("stop_latency_ms", 0.0));
+    }
+  }
+  // Latency columns: total first, then every part in the order the turns report them.
+  std::vector<std::string> columns;
+  for (const auto& t : turns) {
+    for (const auto& [name, ms] : t.latency_ms) {
+      if (std::find(columns.begin(), columns.end(), name) == columns.end()) {
+        columns.push_back(name);
+      }
+    }
+  }
   out << "\nConversation (" << config::to_string(settings.general.backend) << " backend, "
-      << turns.size() << (turns.size() == 1 ? " turn" : " turns") << "):\n";
-  out << std::left << std::setw(4) << "#" << std::setw(34) << "user" << std::setw(40) << "agent"
-      << "latency ms (total: parts)\n";
+      << turns.size() << (turns.size() == 1 ? " turn" : " turns") << ", " << stop_latencies.size()
+      << (stop_latencies.size() == 1 ? " barge-in" : " barge-ins") << "):\n";
+  out << std::left << std::setw(4) << "#" << std::setw(32) << "user" << std::setw(42) << "agent"
+      << std::setw(5) << "cut";
+  for (const auto& c : columns) {
+    out << std::right << std::setw(static_cast<int>(std::max<std::size_t>(c.size(), 5)) + 2) << c;
+  }
+  out << std::left << "\n";
   int n = 0;
   for (const auto& t : turns) {
-    std::ostringstream lat;
-    for (std::size_t i = 0; i < t.latency_ms.size(); ++i) {
-      const auto& [name, ms] = t.latency_ms[i];
-      lat << (i == 0 ? "" : (i == 1 ? ": " : ", ")) << name << " " << std::fixed
-          << std::setprecision(0) << ms;
+    out << std::left << std::setw(4) << ++n << std::setw(32)
+        << clip(t.user_text.empty() ? "-" : t.user_text, 30) << std::setw(42)
+        << clip(t.agent_text.empty() ? "-" : t.agent_text, 40) << std::setw(5)
+        << (t.interrupted ? "yes" : "");
+    for (const auto& c : columns) {
+      std::string cell = "-";
+      for (const auto& [name, ms] : t.latency_ms) {
+        if (name == c) {
+          std::ostringstream v;
+          v << std::fixed << std::setprecision(0) << ms;
+          cell = v.str();
+        }
+      }
+      out << std::right << std::setw(static_cast<int>(std::max<std::size_t>(c.size(), 5)) + 2)
+          << cell;
     }
-    out << std::left << std::setw(4) << ++n << std::setw(34)
-        << clip(t.user_text.empty() ? "(audio)" : t.user_text, 32) << std::setw(40)
-        << clip((t.agent_text.empty() ? "(audio)" : t.agent_text) +
-                    (t.interrupted ? " [interrupted]" : ""),
-                38)
-        << lat.str() << "\n";
+    out << std::left << "\n";
+  }
+  if (!columns.empty()) {
+    out << "latency in ms; total = end of user speech -> first agent audio played";
+    if (std::find(columns.begin(), columns.end(), "queue") != columns.end()) {
+      out << "; queue = total - the other parts";
+    }
+    out << "\n";
+  }
+  if (!stop_latencies.empty()) {
+    out << "barge-in: agent audio stopped " << std::fixed << std::setprecision(2);
+    for (std::size_t i = 0; i < stop_latencies.size(); ++i) {
+      out << (i == 0 ? "" : ", ") << stop_latencies[i];
+    }
+    out << " ms after the decision\n";
   }
   out << "\nWrote " << settings.room.mock.output_wav << " (" << std::fixed << std::setprecision(1)
       << static_cast<double>(recorded_ms) / 1000.0 << " s of agent audio, 48 kHz) and "
       << settings.room.mock.timeline_json << " (" << turns.size() << " turns, "
-      << timeline.to_json()["events"].size() << " events).\n";
+      << json["events"].size() << " events).\n";
 }
 
 } // namespace

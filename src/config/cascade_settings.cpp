@@ -88,6 +88,7 @@ void read_cascade_settings(EnvReader& env, bool backend_selected, CascadeSetting
   c.topic_seed = env.str("TOPIC_SEED", "");
   c.feedback_react_to_address = env.str("FEEDBACK_REACT_TO_ADDRESS", "");
   c.fillers_enabled = env.boolean("FILLERS_ENABLED", c.fillers_enabled);
+  c.filler_delay_ms = static_cast<int>(env.integer("FILLER_DELAY_MS", c.filler_delay_ms, 0, 60000));
   c.assets_dir = env.str("ASSETS_DIR", "");
 
   if (!backend_selected) {

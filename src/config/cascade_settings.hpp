@@ -67,7 +67,8 @@ struct ConversationSettings {
   std::string topic_seed;                // TOPIC_SEED
   std::string feedback_react_to_address; // FEEDBACK_REACT_TO_ADDRESS ("" all, "self", "0x...")
   bool fillers_enabled = true;           // FILLERS_ENABLED
-  std::string assets_dir; // ASSETS_DIR: personas/ and fillers/ (default: built-in path)
+  int filler_delay_ms = 700; // FILLER_DELAY_MS: a filler plays if the reply is this late
+  std::string assets_dir;    // ASSETS_DIR: personas/ and fillers/ (default: built-in path)
 };
 
 struct CascadeSettings {
