@@ -2,6 +2,7 @@
 
 #include "audio/wav.hpp"
 #include "cascade/http/http_stream.hpp"
+#include "cascade/owner.hpp"
 #include "log/log.hpp"
 #include "net/http_client.hpp"
 
@@ -102,6 +103,7 @@ public:
   }
 
   tl::expected<void, ProviderError> push(std::span<const int16_t> pcm) override {
+    PV_ASSERT_OWNER(owner_);
     if (closed_) {
       return tl::unexpected(
           make_error(ProviderErrorKind::bad_input, "openai ASR: push() after finish/cancel"));
@@ -120,6 +122,7 @@ public:
   }
 
   tl::expected<Transcript, ProviderError> finish() override {
+    PV_ASSERT_OWNER(owner_);
     if (closed_) {
       return tl::unexpected(
           make_error(ProviderErrorKind::bad_input, "openai ASR: finish() after finish/cancel"));
@@ -145,6 +148,7 @@ public:
   }
 
   void cancel() override {
+    PV_ASSERT_OWNER(owner_);
     closed_ = true;
     samples_.clear();
   }
@@ -224,6 +228,7 @@ private:
   std::vector<int16_t> samples_;
   std::size_t max_samples_ = 0;
   bool closed_ = false;
+  MovableThreadOwner owner_; // binds to the first thread that pushes
 };
 
 } // namespace

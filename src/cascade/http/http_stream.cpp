@@ -59,6 +59,7 @@ std::optional<Clock::time_point> HttpStream::first_byte_at() const {
 
 HttpStream::Wait HttpStream::wait(std::string& out, Clock::time_point until,
                                   const CancelToken& cancel) {
+  PV_ASSERT_OWNER(owner_);
   if (finished_) {
     return Wait::finished;
   }

@@ -20,6 +20,7 @@
 
 #include "cascade/cancel.hpp"
 #include "net/http_client.hpp"
+#include "util/thread_owner.hpp"
 
 #include <chrono>
 #include <condition_variable>
@@ -86,6 +87,7 @@ private:
   HttpStreamParams params_;
   net::HttpResult result_;
   bool finished_ = false;
+  util::ThreadOwner owner_;
 };
 
 } // namespace pv::cascade::http

@@ -46,7 +46,7 @@ struct LlmStreamParams {
   const Secrets* secrets = nullptr;             // scrubbed from every message
   // After the end marker, how long to wait for the HTTP response to close cleanly (keeps the
   // connection reusable) before closing it ourselves.
-  std::chrono::milliseconds close_grace{1000};
+  std::chrono::milliseconds close_grace{250};
 };
 
 tl::expected<LlmResult, ProviderError>

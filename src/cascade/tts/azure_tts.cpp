@@ -14,7 +14,13 @@ namespace {
 constexpr const char* kWhat = "azure TTS";
 
 std::string signed_percent(int value) {
-  return (value >= 0 ? "+" : "") + std::to_string(value) + "%";
+  std::string out;
+  if (value >= 0) {
+    out.push_back('+');
+  }
+  out.append(std::to_string(value));
+  out.push_back('%');
+  return out;
 }
 
 bool valid_region(std::string_view region) {
@@ -148,8 +154,11 @@ tl::expected<std::string, ProviderError> AzureTts::ssml(const TtsRequest& reques
   out += xml_escape(http::voice_locale(voice));
   out += "'><voice name='";
   out += xml_escape(voice);
-  out += "'><prosody rate='" + signed_percent(request.voice.rate_percent - 100) + "' pitch='" +
-         signed_percent(request.voice.pitch_percent) + "'>";
+  out += "'><prosody rate='";
+  out += signed_percent(request.voice.rate_percent - 100);
+  out += "' pitch='";
+  out += signed_percent(request.voice.pitch_percent);
+  out += "'>";
   out += xml_escape(request.text);
   out += "</prosody></voice></speak>";
   return out;

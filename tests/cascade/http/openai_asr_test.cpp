@@ -335,6 +335,24 @@ TEST_F(OpenAiAsrTest, BuiltinRegistryMakesItFromSettings) {
   EXPECT_EQ(log_.last().files.find("model")->second.content, "Systran/faster-whisper-small");
 }
 
+#ifndef NDEBUG
+TEST(OpenAiAsrDeathTest, SessionUseFromASecondThreadAborts) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_DEATH(
+      {
+        OpenAiAsrParams params;
+        params.base_url = "http://127.0.0.1:9/v1";
+        auto asr = OpenAiAsr::create(params);
+        auto session = (*asr)->start_utterance({});
+        std::vector<int16_t> pcm(320, 0);
+        (void)(*session)->push(pcm); // binds to this thread
+        std::thread other([&] { (void)(*session)->push(pcm); });
+        other.join();
+      },
+      "thread-ownership violation");
+}
+#endif
+
 TEST_F(OpenAiAsrTest, SessionsOutliveTheirProvider) {
   answer_text("still here");
   auto asr = make();

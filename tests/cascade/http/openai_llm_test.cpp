@@ -387,6 +387,25 @@ TEST_F(OpenAiLlmTest, FinishReasonWithoutDoneLineIsComplete) {
   EXPECT_EQ(result->text, "fine");
 }
 
+TEST_F(OpenAiLlmTest, DoneLineEndsTheReplyEvenIfTheServerKeepsTheResponseOpen) {
+  serve([&](const httplib::Request&, httplib::Response& res) {
+    res.set_chunked_content_provider(kEventStream, [&](size_t, httplib::DataSink& sink) {
+      write_text(sink, token("all") + token(" done") + stop_chunk() + kDone);
+      release_.wait_for(kWait); // never ends the chunked body
+      return false;
+    });
+  });
+  auto llm = make();
+  ASSERT_TRUE(llm);
+  Pieces pieces;
+  const auto start = std::chrono::steady_clock::now();
+  auto result = llm->generate(request(), collect(pieces));
+  ASSERT_TRUE(result) << result.error().message;
+  EXPECT_EQ(result->text, "all done");
+  EXPECT_EQ(result->finish, FinishReason::complete);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, kWait);
+}
+
 TEST_F(OpenAiLlmTest, RateLimitedCarriesRetryAfter) {
   serve([](const httplib::Request&, httplib::Response& res) {
     res.status = 429;
