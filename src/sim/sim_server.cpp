@@ -341,6 +341,17 @@ void SimServer::stop() {
     while (!all_closed() && std::chrono::steady_clock::now() < deadline) {
       std::this_thread::sleep_for(std::chrono::milliseconds(2));
     }
+    // Connections that never reached on_open (the 101 was on its way when stop() closed the
+    // handler gate) are unknown here: a few round trips through the io thread let their
+    // cancellations (queued on their strands before these posts) run too.
+    for (int round = 0; round < 8; ++round) {
+      auto barrier = std::make_shared<std::promise<void>>();
+      auto passed = barrier->get_future();
+      boost::asio::post(impl_->core->io, [barrier] { barrier->set_value(); });
+      if (passed.wait_until(deadline) != std::future_status::ready) {
+        break;
+      }
+    }
   }
   if (impl_->own_io) {
     impl_->own_io->stop();
