@@ -1,6 +1,5 @@
 #include "personaplex/client_session.hpp"
 
-#include "audio/mixer.hpp"
 #include "log/log.hpp"
 #include "net/ws_client.hpp"
 #include "personaplex/protocol.hpp"
@@ -140,14 +139,12 @@ ClientSession::create(boost::asio::io_context& io, SessionParams params) {
   const uint32_t serial = entropy();
   audio::OggOpusWriter writer(audio::standard_client_framing(
       serial, audio::opus_pre_skip_48k(encoder->lookahead_samples(), audio::kPersonaPlexRateHz)));
-  auto upsampler = audio::StreamResampler::create(
-      audio::ResamplerParams{audio::kPersonaPlexRateHz, audio::kRoomRateHz, 5});
-  if (!upsampler) {
-    return tl::unexpected(
-        make_error(ErrorKind::internal, "resampler: " + upsampler.error(), false));
+  auto decoder = ServerAudioDecoder::create(params.audible_threshold_dbfs);
+  if (!decoder) {
+    return tl::unexpected(make_error(ErrorKind::internal, decoder.error(), false));
   }
   std::shared_ptr<ClientSession> session(new ClientSession(
-      io, std::move(params), std::move(*encoder), std::move(writer), std::move(*upsampler)));
+      io, std::move(params), std::move(*encoder), std::move(writer), std::move(*decoder)));
 
   net::WsClientParams ws;
   ws.url = session->params_.url;
@@ -182,16 +179,13 @@ ClientSession::create(boost::asio::io_context& io, SessionParams params) {
 
 ClientSession::ClientSession(boost::asio::io_context& io, SessionParams params,
                              audio::OpusEncoder encoder, audio::OggOpusWriter writer,
-                             audio::StreamResampler upsampler)
+                             ServerAudioDecoder decoder)
     : io_(io), params_(std::move(params)), encoder_(std::move(encoder)), writer_(std::move(writer)),
-      reader_(audio::OggOpusReaderParams{audio::kPersonaPlexRateHz, 150 * 1024, true}),
-      upsampler_(std::move(upsampler)),
+      decoder_(std::move(decoder)),
       playout_(audio::PlayoutBufferParams{audio::kRoomRateHz, params_.playout_max_ms,
                                           params_.playout_prebuffer_ms}) {
   packet_.reserve(1500);
   page_.reserve(1600);
-  pcm24_.reserve(static_cast<std::size_t>(audio::opus_max_packet_samples(24000)));
-  pcm48_.reserve(static_cast<std::size_t>(audio::opus_max_packet_samples(48000)) + 64);
 }
 
 ClientSession::~ClientSession() {
@@ -437,33 +431,21 @@ void ClientSession::handle_message(const net::WsMessageView& message) {
 
 void ClientSession::handle_audio(std::span<const uint8_t> ogg) {
   pages_received_.fetch_add(1, std::memory_order_relaxed);
-  pcm24_.clear();
-  const int64_t skipped_before = reader_.stats().skipped_bytes;
-  auto fed = reader_.feed(ogg, pcm24_);
-  if (fed && reader_.stats().skipped_bytes != skipped_before) {
-    // The server sends whole pages only; bytes outside a page mean a broken stream (a lenient
-    // reader would skip them and play on with holes).
-    fed = tl::unexpected(
-        audio::OggError{audio::OggErrorKind::no_capture_pattern,
-                        std::to_string(reader_.stats().skipped_bytes - skipped_before) +
-                            " bytes outside any Ogg page"});
-  }
-  if (!fed) {
+  auto decoded = decoder_.feed(ogg, playout_);
+  if (!decoded) {
     fail(ErrorKind::decode_error,
-         std::string("bad audio from the server (") + audio::to_string(fed.error().kind) +
-             "): " + fed.error().message,
+         std::string("bad audio from the server (") + audio::to_string(decoded.error().kind) +
+             "): " + decoded.error().message,
          true);
     client_->close(1007, "bad audio");
     return;
   }
-  if (pcm24_.empty()) {
+  if (decoded->samples_24k == 0) {
     return; // a header page
   }
-  samples_received_.fetch_add(static_cast<int64_t>(pcm24_.size()), std::memory_order_relaxed);
-  const bool audible = audio::rms_dbfs(pcm24_) > params_.audible_threshold_dbfs;
-  pcm48_.clear();
-  upsampler_.process(pcm24_, pcm48_);
-  playout_.push(pcm48_);
+  samples_received_.fetch_add(static_cast<int64_t>(decoded->samples_24k),
+                              std::memory_order_relaxed);
+  const bool audible = decoded->audible;
   if (first_audio_ms_.load(std::memory_order_relaxed) < 0) {
     first_audio_ms_.store(since_start_ms());
   }

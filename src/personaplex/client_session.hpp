@@ -41,10 +41,10 @@
 #include "audio/ogg_opus.hpp"
 #include "audio/opus_codec.hpp"
 #include "audio/playout_buffer.hpp"
-#include "audio/resampler.hpp"
 #include "conversation/backend.hpp"
 #include "net/headers.hpp"
 #include "net/tls.hpp"
+#include "personaplex/server_audio.hpp"
 #include "util/thread_owner.hpp"
 
 #include <atomic>
@@ -200,7 +200,7 @@ public:
 
 private:
   ClientSession(boost::asio::io_context& io, SessionParams params, audio::OpusEncoder encoder,
-                audio::OggOpusWriter writer, audio::StreamResampler upsampler);
+                audio::OggOpusWriter writer, ServerAudioDecoder decoder);
 
   void handle_open();
   void handle_message(const net::WsMessageView& message);
@@ -232,10 +232,7 @@ private:
 
   // Receive side (the io thread).
   util::ThreadOwner receiver_owner_;
-  audio::OggOpusReader reader_;
-  audio::StreamResampler upsampler_; // 24 kHz -> 48 kHz
-  std::vector<int16_t> pcm24_;
-  std::vector<int16_t> pcm48_;
+  ServerAudioDecoder decoder_;
 
   audio::PlayoutBuffer playout_;
   std::atomic<int64_t> audible_since_{-1};

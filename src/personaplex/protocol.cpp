@@ -1,5 +1,7 @@
 #include "personaplex/protocol.hpp"
 
+#include <algorithm>
+
 namespace pv::personaplex {
 
 ParsedMessage parse_message(std::span<const uint8_t> message, bool binary) {
@@ -79,7 +81,8 @@ std::string sanitize_utf8(std::span<const uint8_t> bytes) {
 
 void make_audio_message(std::span<const uint8_t> ogg_page, std::vector<uint8_t>& out) {
   out.clear();
-  out.reserve(ogg_page.size() + 1);
+  // Room for any 20 ms page at once, so that a pooled buffer never has to grow again.
+  out.reserve(std::max<std::size_t>(ogg_page.size() + 1, 1024));
   out.push_back(static_cast<uint8_t>(MessageKind::audio));
   out.insert(out.end(), ogg_page.begin(), ogg_page.end());
 }

@@ -235,6 +235,46 @@ TEST(DuplexBackend, ADroppedSessionHandsBackTheTurnItHadNotAnswered) {
   EXPECT_EQ(std::count(events.begin(), events.end(), "turn:1"), 0) << "no report for it";
 }
 
+TEST(DuplexBackend, SpeakingNotAllowedSilencesTheOutputButKeepsTheSession) {
+  auto params = test::fast_sim_params();
+  params.model.fixed_reply = "This is my answer, and it goes on for a little while.";
+  auto server = test::start_sim(params);
+  ASSERT_TRUE(server);
+  std::vector<int16_t> input = test::speak("what is your answer", 48000);
+  test::append(input, test::silence(48000, 5000));
+  test::append(input, test::speak("and what now", 48000));
+  test::append(input, test::silence(48000, 5000));
+  test::RecordingObserver observer;
+  test::RoomDriver driver(input);
+  DuplexBackend backend(test::backend_options(*server));
+  ASSERT_TRUE(backend.start(driver.context(observer)));
+  backend.set_speaking_allowed(false); // e.g. the room's speaking time is up
+  driver.start(backend, 20ms);
+  ASSERT_TRUE(test::wait_for([&] { return observer.turns().size() >= 1; }))
+      << testing::PrintToString(observer.events());
+  const int64_t allowed_at = driver.media_ms();
+  backend.set_speaking_allowed(true);
+  ASSERT_TRUE(test::wait_for([&] { return observer.turns().size() >= 2; }))
+      << testing::PrintToString(observer.events());
+  driver.stop();
+  backend.stop();
+
+  // The model did answer the first question (its text is there), but the room heard nothing.
+  const auto turns = observer.turns();
+  EXPECT_EQ(turns[0].agent_text, params.model.fixed_reply);
+  EXPECT_EQ(turns[1].agent_text, params.model.fixed_reply);
+  const auto out = driver.output();
+  const std::size_t split = static_cast<std::size_t>(allowed_at) * 48;
+  ASSERT_LT(split, out.size());
+  EXPECT_LT(test::level_dbfs(std::span<const int16_t>(out).first(split)), -90.0);
+  EXPECT_GT(test::level_dbfs(std::span<const int16_t>(out).subspan(split)), -40.0);
+  // One session throughout: the gate did not touch it.
+  EXPECT_TRUE(observer.errors().empty());
+  const auto sessions = server->sessions();
+  ASSERT_EQ(sessions.size(), 1u);
+  EXPECT_EQ(sessions[0].replies, 2);
+}
+
 // --- context window ------------------------------------------------------------------------------
 
 struct SwapRun {
