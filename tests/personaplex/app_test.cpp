@@ -128,6 +128,86 @@ TEST(PersonaPlexAgent, FallbackToLlmBuildsASecondBackendOnlyWhenAsked) {
   EXPECT_NE(with->fallback->name(), "personaplex");
 }
 
+TEST(PersonaPlexAgent, TurnModeFailuresAreAnsweredByTheCascadeFallback) {
+  auto params = test::fast_sim_params();
+  params.faults.reject_status = 503; // the pool is full for every session
+  auto server = test::start_sim(params);
+  ASSERT_TRUE(server);
+  test::TempDir dir;
+  const auto input = dir.path / "user.wav";
+  ASSERT_TRUE(audio::write_wav(
+      input, audio::PcmBuffer{48000, test::speak("what is the weather like today", 48000)}));
+  agent::RunOptions options;
+  options.env_file = dir.path / "none.env";
+  std::ofstream(*options.env_file) << "# empty\n";
+  options.overrides = base_overrides(dir);
+  options.overrides["PERSONAPLEX_SERVER_URL"] =
+      "http://127.0.0.1:" + std::to_string(server->port());
+  options.overrides["PERSONAPLEX_MODE"] = "turn";
+  options.overrides["PERSONAPLEX_FALLBACK_TO_LLM"] = "true";
+  options.overrides["MOCK_ROOM_INPUT_WAV"] = input.string();
+  options.overrides["MOCK_ROOM_MAX_WAIT_MS"] = "20000";
+  std::ostringstream out, err;
+  std::atomic<bool> stop{false};
+  ASSERT_EQ(agent::run_agent(options, stop, out, err), 0) << err.str() << out.str();
+
+  std::ifstream timeline_file(dir.path / "timeline.json");
+  const auto timeline = nlohmann::json::parse(timeline_file);
+  bool rejected = false;
+  for (const auto& e : timeline["events"]) {
+    rejected = rejected || (e["type"] == "error" && e["kind"] == "http_rejected");
+  }
+  EXPECT_TRUE(rejected) << timeline.dump(1);
+  // The cascade answered the utterance PersonaPlex could not: a turn with the agent's words.
+  ASSERT_GE(timeline["turns"].size(), 1u) << timeline.dump(1);
+  EXPECT_FALSE(timeline["turns"][0]["agent_text"].get<std::string>().empty());
+  auto recording = audio::read_wav(dir.path / "agent.wav");
+  ASSERT_TRUE(recording.has_value());
+  EXPECT_GT(test::level_dbfs(recording->samples), -60.0);
+  EXPECT_EQ(server->sessions().size(), 1u); // one rejected attempt, no retry loop in turn mode
+}
+
+TEST(PersonaPlexAgent, WhileDuplexReconnectsTheCascadeFallbackHasTheRoom) {
+  auto params = test::fast_sim_params();
+  params.faults.reject_status = 503; // the server stays unavailable
+  auto server = test::start_sim(params);
+  ASSERT_TRUE(server);
+  test::TempDir dir;
+  const auto input = dir.path / "user.wav";
+  ASSERT_TRUE(audio::write_wav(
+      input, audio::PcmBuffer{48000, test::speak("hello, is anybody there", 48000)}));
+  agent::RunOptions options;
+  options.env_file = dir.path / "none.env";
+  std::ofstream(*options.env_file) << "# empty\n";
+  options.overrides = base_overrides(dir);
+  options.overrides["PERSONAPLEX_SERVER_URL"] =
+      "http://127.0.0.1:" + std::to_string(server->port());
+  options.overrides["PERSONAPLEX_FALLBACK_TO_LLM"] = "true";
+  options.overrides["PERSONAPLEX_RECONNECT_MIN_MS"] = "100";
+  options.overrides["PERSONAPLEX_RECONNECT_MAX_MS"] = "1000";
+  options.overrides["MOCK_ROOM_LEAD_IN_MS"] = "1000"; // the first attempt fails before the user
+  options.overrides["MOCK_ROOM_INPUT_WAV"] = input.string();
+  options.overrides["MOCK_ROOM_MAX_WAIT_MS"] = "20000";
+  std::ostringstream out, err;
+  std::atomic<bool> stop{false};
+  ASSERT_EQ(agent::run_agent(options, stop, out, err), 0) << err.str() << out.str();
+
+  std::ifstream timeline_file(dir.path / "timeline.json");
+  const auto timeline = nlohmann::json::parse(timeline_file);
+  int64_t fallback_on = -1;
+  for (const auto& e : timeline["events"]) {
+    if (e["type"] == "fallback_on" && fallback_on < 0) {
+      fallback_on = e["t_ms"].get<int64_t>();
+    }
+  }
+  ASSERT_GE(fallback_on, 0) << timeline.dump(1);
+  ASSERT_GE(timeline["turns"].size(), 1u) << timeline.dump(1);
+  EXPECT_FALSE(timeline["turns"][0]["agent_text"].get<std::string>().empty());
+  EXPECT_GT(timeline["turns"][0]["user_speech_end_ms"].get<int64_t>(), fallback_on);
+  // PersonaPlex kept trying in the background (Retry-After 1 s between attempts).
+  EXPECT_GE(server->sessions().size(), 2u);
+}
+
 TEST(PersonaPlexCommand, OneExchangeWritesTheReplyAndPrintsTranscriptAndTimings) {
   auto params = test::fast_sim_params();
   params.model.fixed_reply = "Nice to meet you.";
