@@ -41,6 +41,15 @@ void print_summary(const room::Timeline& timeline, const config::Settings& setti
   }
   // Latency columns: total first, then every part in the order the turns report them.
   std::vector<std::string> columns;
+  bool any_total = false;
+  for (const auto& t : turns) {
+    for (const auto& [name, ms] : t.latency_ms) {
+      any_total |= name == "total";
+    }
+  }
+  if (any_total) {
+    columns.emplace_back("total");
+  }
   for (const auto& t : turns) {
     for (const auto& [name, ms] : t.latency_ms) {
       if (std::find(columns.begin(), columns.end(), name) == columns.end()) {

@@ -34,10 +34,12 @@ using std::chrono::milliseconds;
 constexpr std::size_t kFrame16 = audio::kSegmenterFrameSamples;
 constexpr milliseconds kWorkerPoll{10};
 constexpr milliseconds kPlayoutPoll{10};
-// Leading TTS silence kept before the first audible sample: a reply's first sentence, later ones.
-constexpr int kFirstLeadKeepMs = 10;
+// Leading TTS near-silence kept before the first audible audio: a reply's first sentence (a soft
+// onset), later ones (a natural pause between sentences).
+constexpr int kFirstLeadKeepMs = 30;
 constexpr int kLeadKeepMs = 60;
-constexpr int16_t kAudibleSample = 64; // about -54 dBFS
+constexpr double kAudibleRms = 104.0;    // -50 dBFS
+constexpr std::size_t kTrimWindow = 240; // 5 ms at 48 kHz
 
 double ms_between(WallClock::time_point from, WallClock::time_point to) {
   return std::chrono::duration<double, std::milli>(to - from).count();
@@ -215,11 +217,6 @@ public:
     return true;
   }
 
-  std::size_t frames() const {
-    std::lock_guard lock(mutex_);
-    return size_;
-  }
-
   void stop() {
     {
       std::lock_guard lock(mutex_);
@@ -238,6 +235,26 @@ private:
   bool stopped_ = false;
   Activity& activity_;
   bool count_frames_;
+};
+
+// Runs `f` when the scope ends, however it ends (the completion message of a lane must reach the
+// worker on every path, exceptions included, or the worker would wait for it forever).
+template <class F>
+class OnExit {
+public:
+  explicit OnExit(F f) : f_(std::move(f)) {}
+  ~OnExit() {
+    if (armed_) {
+      f_();
+    }
+  }
+  OnExit(const OnExit&) = delete;
+  OnExit& operator=(const OnExit&) = delete;
+  void dismiss() { armed_ = false; }
+
+private:
+  F f_;
+  bool armed_ = true;
 };
 
 enum class ReplyKind { answer, greeting, opener, apology };
@@ -293,6 +310,13 @@ struct Orchestrator::Impl {
   struct Reply {
     Reply(const SafetyFilter& filter, const SentenceSplitterParams& splitter_params)
         : splitter(splitter_params), gate(filter) {}
+    // However a reply ends (played through, cut, failed, stop()), its lane work is cancelled.
+    ~Reply() {
+      cancel.cancel();
+      llm_cancel.cancel();
+    }
+    Reply(const Reply&) = delete;
+    Reply& operator=(const Reply&) = delete;
     uint64_t id = 0;
     ReplyKind kind = ReplyKind::answer;
     uint64_t report_id = 0; // turn id reported to the observer
@@ -1318,6 +1342,7 @@ struct Orchestrator::Impl {
     case K::finish: {
       TranscriptEvent ev{c.utterance,
                          tl::unexpected(make_error(ProviderErrorKind::internal, "no ASR session"))};
+      OnExit always_report([&] { post_event(std::move(ev)); });
       if (c.utterance == asr.utterance) {
         if (asr.error) {
           ev.result = tl::unexpected(*asr.error);
@@ -1331,6 +1356,7 @@ struct Orchestrator::Impl {
         asr.session.reset();
         asr.utterance = 0;
       }
+      always_report.dismiss();
       post_event(std::move(ev));
       asr_run_deferred();
       return;
@@ -1425,12 +1451,12 @@ struct Orchestrator::Impl {
       return !cancel.cancelled();
     };
     LlmDoneEvent done{id, tl::unexpected(make_error(ProviderErrorKind::internal, "not run"))};
+    OnExit always_report([&] { post_event(std::move(done)); });
     try {
       done.result = providers.llm->generate(c.request, sink);
     } catch (const std::exception& e) {
       done.result = tl::unexpected(make_error(ProviderErrorKind::internal, e.what()));
     }
-    post_event(std::move(done));
   }
 
   // =============================== speaker lane ===============================
@@ -1459,7 +1485,11 @@ struct Orchestrator::Impl {
         speak_sentence(c);
       }
       return;
-    case K::end:
+    case K::end: {
+      OnExit always_report([&] {
+        output.end_reply(c.reply);
+        post_event(SpeakerDoneEvent{c.reply});
+      });
       if (c.reply == speaker.reply && !speaker.failed && !speaker_cancelled() &&
           speaker.resampler) {
         // Push the filter's last few ms (the tail of the last sentence).
@@ -1467,9 +1497,8 @@ struct Orchestrator::Impl {
         speaker.resampler->process(zeros, speaker.stage);
         drain_stage_blocking();
       }
-      output.end_reply(c.reply);
-      post_event(SpeakerDoneEvent{c.reply});
       return;
+    }
     }
   }
 
@@ -1553,16 +1582,28 @@ struct Orchestrator::Impl {
     drain_stage();
   }
 
-  // Drops the staged near-silence before the first audible sample, keeping `keep_lead` of it.
-  // Returns whether an audible sample has arrived (trimming is then over).
+  // Drops the staged near-silence before the first audible 5 ms (RMS at least -50 dBFS, the level
+  // at which the agent counts audio as heard), keeping `keep_lead` of it. Returns whether audible
+  // audio has arrived (trimming is then over).
   bool trim_leading_silence() {
     auto& stage = speaker.stage;
-    const auto begin = stage.begin() + static_cast<std::ptrdiff_t>(speaker.stage_pos);
-    const auto loud = std::find_if(
-        begin, stage.end(), [](int16_t x) { return x >= kAudibleSample || x <= -kAudibleSample; });
-    const bool found = loud != stage.end();
-    const auto silent = static_cast<std::size_t>(loud - begin);
+    const std::size_t available = stage.size() - speaker.stage_pos;
+    const int16_t* base = stage.data() + speaker.stage_pos;
+    std::size_t silent = available - available % kTrimWindow; // whole quiet windows so far
+    bool found = false;
+    for (std::size_t w = 0; w + kTrimWindow <= available; w += kTrimWindow) {
+      double energy = 0;
+      for (std::size_t i = w; i < w + kTrimWindow; ++i) {
+        energy += static_cast<double>(base[i]) * base[i];
+      }
+      if (energy >= kAudibleRms * kAudibleRms * static_cast<double>(kTrimWindow)) {
+        silent = w;
+        found = true;
+        break;
+      }
+    }
     const std::size_t drop = silent > speaker.keep_lead ? silent - speaker.keep_lead : 0;
+    const auto begin = stage.begin() + static_cast<std::ptrdiff_t>(speaker.stage_pos);
     stage.erase(begin, begin + static_cast<std::ptrdiff_t>(drop));
     speaker.trimming = !found;
     return found;
@@ -1704,6 +1745,26 @@ void Orchestrator::stop() {
   m.asr_lane.stop();
   m.llm_lane.stop();
   m.speaker_lane.stop();
+  const OrchestratorStats s = m.snapshot_stats();
+  log::info_event("CASCADE_STATS", {{"user_turns", s.user_turns},
+                                    {"merged_turns", s.merged_turns},
+                                    {"max_queued_turns", s.max_queued_turns},
+                                    {"replies_started", s.replies_started},
+                                    {"replies_completed", s.replies_completed},
+                                    {"replies_cut", s.replies_cut},
+                                    {"barge_ins", s.barge_ins},
+                                    {"fillers_played", s.fillers_played},
+                                    {"greetings", s.greetings},
+                                    {"openers", s.openers},
+                                    {"openings_skipped", s.openings_skipped},
+                                    {"apologies", s.apologies},
+                                    {"asr_failures", s.asr_failures},
+                                    {"llm_failures", s.llm_failures},
+                                    {"tts_failures", s.tts_failures},
+                                    {"watchdog_cancels", s.watchdog_cancels},
+                                    {"frames_dropped", s.frames_dropped},
+                                    {"asr_frames_dropped", s.asr_frames_dropped},
+                                    {"lane_exceptions", s.lane_exceptions}});
 }
 
 void Orchestrator::on_room_frame(const audio::Frame& inbound_48k) {
@@ -1757,7 +1818,9 @@ void Orchestrator::set_speaking_allowed(bool allowed) {
 
 bool Orchestrator::idle() const {
   const Impl& m = *impl_;
-  return m.idle_flag.load() && !m.output.active() && m.inbox.frames() == 0;
+  // Frames still in the ring do not count: the clock thread asks right after handing one over,
+  // before the worker had a chance to take it (it is the room's silence after the script).
+  return m.idle_flag.load() && !m.output.active();
 }
 
 void Orchestrator::on_reaction(const conversation::AudienceReaction& reaction) {

@@ -165,6 +165,68 @@ TEST(Orchestrator, BargeInStopsPlayoutAtOnceCancelsLlmAndTtsAndKeepsOnlyTheHeard
   EXPECT_EQ(stats.replies_completed, 1);
 }
 
+TEST(Orchestrator, BargeInWorksInARealTimeRoomToo) {
+  auto params = test_params(0); // live: the clock thread never waits for the pipeline
+  Harness h(params, {"First sentence is here. Secondly everything comes next. Third one ends it.",
+                     "Football sounds fun."});
+  h.room->set_realtime(true);
+  h.start();
+  h.user("hello world");
+  ASSERT_TRUE(h.room->run_until([&] { return h.room->audible_frames() > 0; }, 3000));
+  h.room->silence(500);
+  auto interruption = speak("let us talk about football tonight");
+  interruption.samples = trimmed(interruption.samples);
+  h.room->say(interruption);
+  ASSERT_TRUE(h.wait_reports(2, 10000));
+  const auto barge_ins = h.recorder.barge_ins();
+  ASSERT_EQ(barge_ins.size(), 1u);
+  const auto frame_after = static_cast<std::size_t>(barge_ins[0].room_ms / 20 + 1) * 960;
+  const auto second_turn_end = h.recorder.turn_ends().at(1).second;
+  EXPECT_TRUE(
+      silent(h.room->output(), frame_after, static_cast<std::size_t>(second_turn_end + 400) * 48));
+  const auto reports = h.recorder.reports();
+  EXPECT_TRUE(reports[0].interrupted);
+  const std::string full =
+      "First sentence is here. Secondly everything comes next. Third one ends it.";
+  EXPECT_FALSE(reports[0].agent_text.empty());
+  EXPECT_EQ(full.rfind(reports[0].agent_text, 0), 0u) << "heard text is a prefix of the reply";
+  EXPECT_LT(reports[0].agent_text.size(), full.size());
+  EXPECT_EQ(reports[1].agent_text, "Football sounds fun.");
+  EXPECT_EQ(h.orchestrator->memory().at(1).content, reports[0].agent_text);
+}
+
+TEST(Orchestrator, AStalledWorkerNeverBlocksTheClockAndLostFramesAreCounted) {
+  auto params = test_params(0);
+  params.frame_queue_frames = 8;
+  Harness h(params, {"Still here."});
+  Latch release;
+  std::atomic<bool> blocked{false};
+  h.recorder.speech_start_hook = [&] {
+    if (!blocked.exchange(true)) {
+      release.wait(CancelToken{}, 20s); // the worker is stuck in an observer callback
+    }
+  };
+  h.room->set_realtime(true); // the worker keeps up until it gets stuck
+  h.start();
+  h.room->say(speak("hello world"));
+  ASSERT_TRUE(h.room->run_until([&] { return blocked.load(); }, 2000));
+  h.room->set_realtime(false);
+  for (int i = 0; i < 100; ++i) {
+    h.room->tick(); // the clock goes on: each tick hands a frame over without waiting
+  }
+  h.room->set_realtime(true);
+  release.open();
+  const int64_t dropped = h.orchestrator->stats().frames_dropped;
+  EXPECT_GE(dropped, 100 - 8);
+  // The backend recovers and answers the next utterance.
+  h.room->silence(1000);
+  const std::size_t before = h.recorder.report_count();
+  h.room->say(speak("good morning everyone"));
+  ASSERT_TRUE(h.wait_reports(before + 1, 10000));
+  EXPECT_EQ(h.recorder.reports().back().user_text, "good morning everyone");
+  EXPECT_EQ(h.recorder.reports().back().agent_text, "Still here.");
+}
+
 TEST(Orchestrator, UtterancesDuringAReplyAreQueuedAndAnsweredInOrder) {
   Harness h(test_params(10), {"Reply to the first.", "Reply to the second."});
   h.llm->set_fault(0, Fault::gate); // the first answer takes a while
@@ -601,6 +663,29 @@ TEST(Orchestrator, FramesOfTheWrongRateAreIgnored) {
   EXPECT_TRUE(h.orchestrator->idle());
   EXPECT_TRUE(h.recorder.sequence().empty());
 }
+
+#ifndef NDEBUG
+TEST(OrchestratorDeathTest, TheRoomClockSideHasOneOwnerThread) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_DEATH(
+      {
+        auto created = Orchestrator::create(
+            test_params(0), {grammar_asr(), std::make_shared<OfflineResponder>(), shared_flite()});
+        Recorder recorder;
+        conversation::BackendContext context;
+        context.observer = &recorder;
+        context.media_time_ms = [] {
+          return int64_t{0};
+        };
+        (void)(*created)->start(context);
+        audio::Frame frame(audio::kRoomRateHz);
+        (*created)->on_room_frame(frame); // binds the clock side to this thread
+        std::thread other([&] { (*created)->on_room_frame(frame); });
+        other.join();
+      },
+      "thread-ownership violation");
+}
+#endif
 
 } // namespace
 } // namespace pv::cascade

@@ -364,10 +364,16 @@ public:
   };
   std::function<int64_t()> clock; // set by TestRoom
   void on_user_speech_start(int64_t media_ms) override {
-    std::lock_guard lock(mutex_);
-    sequence_.push_back("speech_start");
-    (void)media_ms;
+    {
+      std::lock_guard lock(mutex_);
+      sequence_.push_back("speech_start");
+      (void)media_ms;
+    }
+    if (speech_start_hook) {
+      speech_start_hook(); // runs on the backend's thread
+    }
   }
+  std::function<void()> speech_start_hook;
   void on_user_turn_end(uint64_t turn_id, int64_t speech_end_media_ms) override {
     std::lock_guard lock(mutex_);
     sequence_.push_back("turn_end " + std::to_string(turn_id));

@@ -1,0 +1,64 @@
+#pragma once
+// Helpers for tests that run the agent's main job: a scratch directory, running a command, reading
+// the timeline.
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <string>
+
+#include <nlohmann/json.hpp>
+#include <sys/wait.h>
+
+namespace pv::apps::testing {
+
+struct ScratchDir {
+  ScratchDir() {
+    std::random_device rd;
+    path = std::filesystem::path(PV_BINARY_DIR) / "test-scratch" /
+           ("apps-" + std::to_string(::getpid()) + "-" + std::to_string(rd()));
+    std::filesystem::create_directories(path);
+  }
+  ~ScratchDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+  ScratchDir(const ScratchDir&) = delete;
+  ScratchDir& operator=(const ScratchDir&) = delete;
+  std::filesystem::path path;
+};
+
+struct CommandResult {
+  int status = -1;
+  std::string output;
+};
+
+// Runs `command` through the shell (stderr merged into the output).
+inline CommandResult run_command(const std::string& command) {
+  CommandResult result;
+  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
+  if (pipe == nullptr) {
+    return result;
+  }
+  std::array<char, 4096> buffer{};
+  while (std::fgets(buffer.data(), buffer.size(), pipe) != nullptr) {
+    result.output += buffer.data();
+  }
+  const int status = ::pclose(pipe);
+  result.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return result;
+}
+
+inline nlohmann::json read_json(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  return nlohmann::json::parse(in, nullptr, false);
+}
+
+inline const std::string& podium_voices() {
+  static const std::string binary = std::string(PV_BINARY_DIR) + "/apps/podium-voices";
+  return binary;
+}
+
+} // namespace pv::apps::testing
