@@ -14,12 +14,12 @@ double ms_since(Clock::time_point start, Clock::time_point end = Clock::now()) {
   return std::chrono::duration<double, std::milli>(end - start).count();
 }
 
-bool is_json_content(const std::optional<net::HttpResponseHead>& head) {
+bool content_type_has(const std::optional<net::HttpResponseHead>& head, std::string_view what) {
   if (!head) {
     return false;
   }
   const auto type = net::find_header(head->headers, "Content-Type");
-  return type && type->find("application/json") != std::string_view::npos;
+  return type && type->find(what) != std::string_view::npos;
 }
 
 } // namespace
@@ -101,7 +101,14 @@ run_llm_stream(net::HttpClient& client, net::HttpRequest http_request, const Llm
         break; // nothing after the end marker matters
       }
       if (!json_mode) {
-        json_mode = is_json_content(stream.head());
+        // A web page instead of an event stream: a wrong base URL or a captive proxy.
+        if (content_type_has(stream.head(), "text/html")) {
+          stream.cancel();
+          return tl::unexpected(make_error(
+              ProviderErrorKind::protocol,
+              what + ": the server answered a web page, not an event stream (check the base URL)"));
+        }
+        json_mode = content_type_has(stream.head(), "application/json");
       }
       if (*json_mode) {
         json_body += bytes;

@@ -640,6 +640,19 @@ TEST_F(OpenAiLlmTest, AServerIgnoringStreamTrueStillWorks) {
   EXPECT_EQ(result->finish, FinishReason::complete);
 }
 
+TEST_F(OpenAiLlmTest, AWebPageInsteadOfAStreamIsAProtocolError) {
+  serve([](const httplib::Request&, httplib::Response& res) {
+    res.set_content("<html><body>Welcome to nginx!</body></html>", "text/html");
+  });
+  auto llm = make();
+  ASSERT_TRUE(llm);
+  Pieces pieces;
+  auto result = llm->generate(request(), collect(pieces));
+  ASSERT_FALSE(result);
+  EXPECT_EQ(result.error().kind, ProviderErrorKind::protocol) << result.error().message;
+  EXPECT_NE(result.error().message.find("base URL"), std::string::npos);
+}
+
 TEST_F(OpenAiLlmTest, ConnectionRefusedIsDisconnected) {
   server_.start();
   const std::string url = server_.url("/v1");
