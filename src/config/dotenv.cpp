@@ -9,11 +9,13 @@ extern char** environ;
 namespace pv::config {
 
 std::string DotenvError::to_string() const {
+  // Built with append(): GCC 12 -O3 reports a false -Wrestrict for `"literal" + std::string`.
   std::string out = file.empty() ? std::string("<env>") : file;
   if (line > 0) {
-    out += ":" + std::to_string(line);
+    out.append(":").append(std::to_string(line));
   }
-  return out + ": " + message;
+  out.append(": ").append(message);
+  return out;
 }
 
 namespace {
