@@ -16,7 +16,7 @@ struct GeneralSettings {
   std::string persona_id = "default";         // PERSONA_ID
   std::string output_dir = "out";             // OUTPUT_DIR: agent.wav, timeline.json
   bool log_transcript_text = false;           // LOG_TRANSCRIPT_TEXT || E2E_LOG_TRANSCRIPT_TEXT
-  int speaking_hangover_ms = 300;             // SPEAKING_HANGOVER_MS
+  int speaking_hangover_ms = 600;             // SPEAKING_HANGOVER_MS
   double speaking_threshold_dbfs = -50.0;     // SPEAKING_THRESHOLD_DBFS
 };
 
