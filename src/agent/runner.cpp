@@ -86,7 +86,7 @@ void print_summary(const room::Timeline& timeline, const config::Settings& setti
     }
     out << std::left << "\n";
   }
-  if (!columns.empty()) {
+  if (any_total) {
     out << "latency in ms; total = end of user speech -> first agent audio played";
     if (std::find(columns.begin(), columns.end(), "queue") != columns.end()) {
       out << "; queue = total - the other parts";
