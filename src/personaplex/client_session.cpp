@@ -5,6 +5,7 @@
 #include "personaplex/protocol.hpp"
 
 #include <array>
+#include <future>
 #include <random>
 #include <utility>
 
@@ -200,6 +201,13 @@ void ClientSession::dispose(std::shared_ptr<ClientSession>& session) {
   auto& io = session->io_;
   boost::asio::post(io, [doomed = std::move(session)]() mutable { doomed.reset(); });
   session.reset();
+}
+
+bool ClientSession::drain(boost::asio::io_context& io, std::chrono::milliseconds timeout) {
+  auto done = std::make_shared<std::promise<void>>();
+  auto future = done->get_future();
+  boost::asio::post(io, [done] { done->set_value(); });
+  return future.wait_for(timeout) == std::future_status::ready;
 }
 
 void ClientSession::start() {

@@ -197,6 +197,9 @@ public:
 
   // Destroys the session on its io thread (never blocks the caller). `session` is reset.
   static void dispose(std::shared_ptr<ClientSession>& session);
+  // Waits (bounded) until every handler posted to `io` so far, disposals included, has run: call
+  // before stopping the io_context, so that no session is destroyed with it.
+  static bool drain(boost::asio::io_context& io, std::chrono::milliseconds timeout);
 
 private:
   ClientSession(boost::asio::io_context& io, SessionParams params, audio::OpusEncoder encoder,

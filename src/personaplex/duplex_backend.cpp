@@ -132,6 +132,9 @@ void DuplexBackend::stop() {
     account(*session);
   }
   all.clear(); // the io thread still runs: destruction detaches the handlers safely
+  if (io_ != nullptr) {
+    ClientSession::drain(*io_, std::chrono::seconds(2)); // earlier disposals run first
+  }
   if (io_thread_) {
     io_thread_->stop();
     io_thread_.reset();

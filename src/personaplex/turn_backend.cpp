@@ -97,6 +97,9 @@ void TurnBackend::stop() {
     }
   }
   all.clear();
+  if (io_ != nullptr) {
+    ClientSession::drain(*io_, std::chrono::seconds(2)); // earlier disposals run first
+  }
   if (io_thread_) {
     io_thread_->stop();
     io_thread_.reset();
