@@ -408,6 +408,7 @@ struct Orchestrator::Impl {
 
   conversation::BackendContext context;
   std::atomic<bool> started{false};
+  bool stopped_once = false; // start()/stop() are called by the backend's owner, not concurrently
   std::atomic<bool> allowed_clock{true};
   std::atomic<bool> idle_flag{true};
   std::atomic<int> state_value{static_cast<int>(OrchestratorState::idle)};
@@ -1704,6 +1705,11 @@ tl::expected<void, BackendError> Orchestrator::start(const conversation::Backend
   if (m.started.load()) {
     return {};
   }
+  if (m.stopped_once) {
+    return tl::unexpected(BackendError{ErrorKind::internal,
+                                       "the cascade backend cannot be restarted after stop()",
+                                       false, nullptr});
+  }
   m.context = context;
   const int64_t now = m.now_media();
   if (!m.params.greeting_text.empty()) {
@@ -1737,6 +1743,7 @@ void Orchestrator::stop() {
   if (!m.started.exchange(false)) {
     return;
   }
+  m.stopped_once = true;
   // The worker cancels everything in flight on its way out; then the lanes return promptly.
   m.inbox.stop();
   if (m.worker.joinable()) {

@@ -41,7 +41,7 @@
 //  * Nothing the user says is dropped: every end of turn is queued in order (max_pending_turns;
 //    beyond that a new turn is merged into the last queued one, its transcript appended) and
 //    answered in order, one reply per turn. Every on_user_turn_end() is matched by exactly one
-//    on_turn_complete().
+//    on_turn_complete(). A reply never starts while the user is talking (it would only be cut).
 //  * Memory: the user's turn when its answer starts; the agent's reply when it ends: the whole
 //    text if played through, only the words heard (ReplyPlayout cursor) if cut.
 //  * Failures never leave the agent deaf: every provider call has the provider's own deadline and
@@ -56,6 +56,8 @@
 //    persona's filler bank plays; the reply's first audio cuts it (ReplyPlayout).
 //  * set_speaking_allowed(false): playout stops and the current reply is cut; later turns are
 //    heard (memory) but not answered until speaking is allowed again.
+//
+// Lifecycle: start() once, stop() once (idempotent); a stopped orchestrator cannot be restarted.
 //
 // Lockstep (simulated rooms only): with sync_wait_ms > 0, on_room_frame() waits up to that long
 // for the work the frame caused (Activity), so an unpaced mock room (MOCK_ROOM_SPEED=0) cannot

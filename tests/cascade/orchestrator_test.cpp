@@ -638,6 +638,11 @@ TEST(Orchestrator, StopCancelsProviderCallsInFlightAndReturns) {
   EXPECT_TRUE(calls[0].returned);
   EXPECT_TRUE(calls[0].saw_cancel);
   h.orchestrator->stop(); // idempotent
+  conversation::BackendContext context;
+  context.observer = &h.recorder;
+  const auto restarted = h.orchestrator->start(context);
+  ASSERT_FALSE(restarted.has_value()) << "a stopped backend has no threads left to run it";
+  EXPECT_EQ(restarted.error().kind, ErrorKind::internal);
 }
 
 TEST(Orchestrator, RefusesToBeBuiltWithoutItsProviders) {
