@@ -227,6 +227,38 @@ TEST(Orchestrator, AStalledWorkerNeverBlocksTheClockAndLostFramesAreCounted) {
   EXPECT_EQ(h.recorder.reports().back().agent_text, "Still here.");
 }
 
+TEST(Orchestrator, ReplyLongerThanThePlayoutBufferIsPacedNotDroppedAndHasNoClicks) {
+  auto params = test_params();
+  params.playout_capacity_ms = 1000; // the 3 s sentence must wait for room, three times over
+  params.lookahead_ms = 500;
+  const std::string text = "A single long sentence of steady tone..."; // 40 chars
+  Harness h(params, {text});
+  h.tts->rate_hz = 16000; // flite's rate: 16 kHz -> 48 kHz, in 100 ms chunks
+  h.tts->ms_per_char = 75;
+  h.start();
+  const std::size_t before_user = h.room->output().size();
+  h.user("hello world");
+  ASSERT_TRUE(h.wait_reports(1));
+  const auto& out = h.room->output();
+  std::size_t first = before_user; // (in lockstep the reply starts in the turn's last tick)
+  while (first < out.size() && out[first] == 0) {
+    ++first;
+  }
+  std::size_t last = out.size();
+  while (last > first && out[last - 1] == 0) {
+    --last;
+  }
+  // Every sample the TTS made was played: 3 s at 48 kHz (give or take the resampler's filter).
+  const auto expected = static_cast<std::size_t>(h.tts->samples_for(text) * 3);
+  EXPECT_NEAR(static_cast<double>(last - first), static_cast<double>(expected), 480.0);
+  // One continuous sine: no gap or step where a chunk or a refill of the buffer joined.
+  const std::span<const int16_t> steady(out.data() + first + 960, last - first - 2 * 960);
+  const auto fit = testsupport::fit_sine(steady, 48000, 300.0);
+  EXPECT_NEAR(fit.amplitude, 8000.0 / 32767.0, 0.005);
+  EXPECT_LT(fit.residual_max, 40.0) << "a click or gap in the reply";
+  EXPECT_EQ(h.recorder.reports()[0].agent_text, text);
+}
+
 TEST(Orchestrator, UtterancesDuringAReplyAreQueuedAndAnsweredInOrder) {
   Harness h(test_params(10), {"Reply to the first.", "Reply to the second."});
   h.llm->set_fault(0, Fault::gate); // the first answer takes a while
