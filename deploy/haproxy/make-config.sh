@@ -184,7 +184,8 @@ cat <<CFG
 
 backend personaplex_sessions
     balance leastconn
-    # A client that gives up while queued leaves the queue (it never reaches a GPU).
+    # Drop a queued upgrade whose client has gone, when HAProxy notices. (2.6 often notices only
+    # once the server has answered: the server then sees an upgrade that closes at once.)
     option abortonclose
     # Key -> server of the agent's last session (written when the connection to it succeeds),
     # and the agent's live sessions (conn_cur, tracked by the frontend).
