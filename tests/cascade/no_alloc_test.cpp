@@ -3,33 +3,11 @@
 
 #include "cascade_test_util.hpp"
 
-#include <atomic>
-#include <cstdlib>
-#include <new>
+#include "support/alloc_counter.hpp"
+
+#include <thread>
 
 #include <gtest/gtest.h>
-
-namespace {
-thread_local bool g_counting = false;
-std::atomic<long> g_allocations{0};
-} // namespace
-
-// Replaces the global allocator for this test binary; it only counts when asked to.
-void* operator new(std::size_t size) {
-  if (g_counting) {
-    g_allocations.fetch_add(1, std::memory_order_relaxed);
-  }
-  if (void* p = std::malloc(size == 0 ? 1 : size)) {
-    return p;
-  }
-  throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept {
-  std::free(p);
-}
-void operator delete(void* p, std::size_t) noexcept {
-  std::free(p);
-}
 
 namespace pv::cascade {
 namespace {
@@ -49,25 +27,36 @@ TEST(NoAllocation, SegmenterProcessesTurnsWithoutHeapAllocation) {
   auto seg = VadSegmenter::create(p);
   ASSERT_TRUE(seg);
   int turns = 0;
-  g_allocations = 0;
-  g_counting = true;
+  test::AllocationCount count;
   for (std::size_t i = 0; i < pcm.size(); i += 320) {
     auto ev =
         seg->process(std::span<const int16_t>(pcm.data() + i, 320), static_cast<int64_t>(i / 16));
     turns += (ev && ev->kind == SegmenterEvent::Kind::end_of_turn) ? 1 : 0;
   }
-  g_counting = false;
+  const long allocations = count.stop();
   EXPECT_GE(turns, 3);
-  EXPECT_EQ(g_allocations.load(), 0) << "allocations on the per-frame path";
+  EXPECT_EQ(allocations, 0) << "allocations on the per-frame path";
 }
 
 TEST(NoAllocation, CounterWorks) {
-  g_allocations = 0;
-  g_counting = true;
+  test::AllocationCount count;
   auto* v = new std::vector<int>(100);
-  g_counting = false;
+  const long allocations = count.stop();
   delete v;
-  EXPECT_GE(g_allocations.load(), 2);
+  EXPECT_GE(allocations, 2);
+}
+
+TEST(NoAllocation, CounterCountsOnlyTheCallingThread) {
+  constexpr int kElsewhere = 100;
+  test::AllocationCount count;
+  std::thread other([] {
+    for (int i = 0; i < kElsewhere; ++i) {
+      delete new int(i);
+    }
+  });
+  other.join();
+  const long allocations = count.stop();
+  EXPECT_LT(allocations, kElsewhere); // starting the thread may allocate here, its work may not
 }
 
 } // namespace
