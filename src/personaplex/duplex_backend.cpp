@@ -343,6 +343,43 @@ void DuplexBackend::switch_to_standby(const char* how) {
   publish_stats();
 }
 
+void DuplexBackend::switch_with_gap(const char* when) {
+  // Either the replacement waits for its handshake (a server that serves one session at a time
+  // queues it behind ours), or there is none (it failed, its retry is still in backoff): close
+  // the old session and let the replacement, or a fresh session, take over after its prompt phase.
+  const bool queued = standby_ != nullptr;
+  log::warn_event(
+      "PERSONAPLEX_SWAP_GAP",
+      {{"from", active_->params().label},
+       {"to", queued ? standby_->params().label : std::string()},
+       {"reason", queued ? "replacement_waiting" : "no_replacement"},
+       {"when", when},
+       {"age_ms", active_age_ms()},
+       {"message", queued ? "the replacement session is still waiting for its handshake (a server "
+                            "that serves one session at a time queues it): switching with a gap; "
+                            "use a pool for seamless switches"
+                          : "no replacement session is ready (it failed or its retry is in "
+                            "backoff): reconnecting with a gap"}});
+  ++pending_stats_.gapped_swaps;
+  retire(active_);
+  active_quiet_ms_ = 0;
+  const int64_t now = now_ms();
+  pending_stats_.last_swap_media_ms = now;
+  if (pending_stats_.first_swap_media_ms < 0) {
+    pending_stats_.first_swap_media_ms = now;
+  }
+  if (queued) {
+    active_ = std::move(standby_);
+    active_ready_ = false;
+    active_sent_frames_ = 0;
+    text_index_ = 0;
+    publish_stats();
+  } else {
+    standby_retry_at_.reset();
+    open_active(false); // publishes the stats; a failure schedules a reconnect
+  }
+}
+
 // --- the 20 ms path (room clock thread) ---------------------------------------------------------
 
 void DuplexBackend::on_room_frame(const audio::Frame& inbound_48k) {
@@ -395,6 +432,7 @@ void DuplexBackend::fill_agent_frame(audio::Frame& outbound_48k) {
   active_quiet_ms_ = old_audible ? 0 : active_quiet_ms_ + audio::kFrameMs;
 
   const int64_t max_ms = static_cast<int64_t>(options_.session_max_s) * 1000;
+  const int64_t hard_ms = max_ms + int64_t{options_.swap_force_after_s} * 1000;
   if (standby_ && standby_->handshake_done()) {
     // Keep the replacement's playout flowing at the same depth, so that switching is seamless.
     standby_frame_.clear_to_silence();
@@ -405,34 +443,18 @@ void DuplexBackend::fill_agent_frame(audio::Frame& outbound_48k) {
       if (at_pause() && !new_audible) {
         ++pending_stats_.swaps;
         switch_to_standby("silence");
-      } else if (active_age_ms() >= max_ms + int64_t{options_.swap_force_after_s} * 1000) {
+      } else if (active_age_ms() >= hard_ms) {
         crossfade(outbound_48k, standby_frame_);
         ++pending_stats_.swaps;
         ++pending_stats_.crossfades;
         switch_to_standby("crossfade");
       }
     }
-  } else if (standby_ && active_ && active_ready_ && active_age_ms() >= max_ms && at_pause()) {
-    // The replacement has no handshake yet: a one-session server queues it behind us. Hand over
-    // at this silence; the new session starts after its prompt phase.
-    log::warn_event("PERSONAPLEX_SWAP_GAP",
-                    {{"from", active_->params().label},
-                     {"to", standby_->params().label},
-                     {"message", "the replacement session is still waiting for its handshake "
-                                 "(a server that serves one session at a time queues it): "
-                                 "switching with a gap; use a pool for seamless switches"}});
-    ++pending_stats_.gapped_swaps;
-    retire(active_);
-    active_ = std::move(standby_);
-    active_ready_ = false;
-    active_sent_frames_ = 0;
-    active_quiet_ms_ = 0;
-    text_index_ = 0;
-    pending_stats_.last_swap_media_ms = now;
-    if (pending_stats_.first_swap_media_ms < 0) {
-      pending_stats_.first_swap_media_ms = now;
-    }
-    publish_stats();
+  } else if (active_ && active_ready_ && active_age_ms() >= max_ms &&
+             (at_pause() || active_age_ms() >= hard_ms)) {
+    // No replacement ready to take over seamlessly: past the horizon, hand over with a gap
+    // rather than let the old session run on past the model's context window.
+    switch_with_gap(at_pause() ? "pause" : "hard_limit");
   }
 
   const bool audible = audio::rms_dbfs(outbound_48k.samples()) > threshold;

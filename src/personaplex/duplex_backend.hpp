@@ -26,11 +26,13 @@
 // (so it is in sync) and its output is pulled but not played; playout switches to it at a pause:
 // the old session's output quiet for swap_quiet_ms while the new one is quiet too, the user not
 // speaking, and no user turn waiting for the old session's answer. No hole, no click. Failing
-// such a silence until session_max_s + swap_force_after_s, the switch is a 20 ms crossfade. The
-// old session is then closed cleanly. A server that serves one session at a time (the reference
-// server) queues the replacement until the old one closes: then the switch waits for a silence
-// past session_max_s, closes the old session and the new one takes over after its prompt phase
-// (a gap of a few seconds; logged as PERSONAPLEX_SWAP_GAP). Use a pool for seamless swaps.
+// such a silence until the hard limit (session_max_s + swap_force_after_s), the switch is a 20 ms
+// crossfade. The old session is then closed cleanly.
+// Without a replacement ready by session_max_s the switch has a gap (PERSONAPLEX_SWAP_GAP, health
+// unchanged), at the first pause past session_max_s or at the latest at the hard limit: the old
+// session is closed and either the replacement (a one-session server queues it until then; use
+// a pool for seamless swaps) or, if there is none (it failed and its retry is still in backoff),
+// a fresh session takes over after its prompt phase. No session outlives the hard limit.
 //
 // Threading: all control runs on the room clock thread, inside on_room_frame/fill_agent_frame
 // (polling the sessions' atomic state; opening a session does no I/O); sessions do their I/O on
@@ -63,7 +65,7 @@ namespace pv::personaplex {
 struct DuplexStats {
   int sessions_opened = 0;
   int swaps = 0;        // seamless (or crossfaded) context-window switches
-  int gapped_swaps = 0; // switches that had to wait for the replacement's prompt phase
+  int gapped_swaps = 0; // switches with a gap: the old session closed before a ready successor
   int crossfades = 0;
   int failures = 0;         // active session failures
   int reconnects = 0;       // sessions opened after a failure
@@ -112,6 +114,7 @@ private:
   void retire(std::shared_ptr<ClientSession>& session);
   bool at_pause() const;
   void switch_to_standby(const char* how);
+  void switch_with_gap(const char* when);
   void handle_vad_event(const audio::SegmenterEvent& event, int64_t now);
   void complete_turn(bool interrupted);
   void take_text(int64_t now);

@@ -52,8 +52,10 @@ struct BackendOptions {
   int reconnect_min_ms = 500;
   int reconnect_max_ms = 30000;
   std::optional<uint64_t> backoff_seed; // reproducible jitter (tests)
-  int swap_quiet_ms = 240;     // the old session's output must be quiet this long to switch
-  int swap_force_after_s = 30; // past session_max_s without such a silence: crossfade anyway
+  int swap_quiet_ms = 240; // the old session's output must be quiet this long to switch
+  // The hard limit: this long past session_max_s the switch happens without a pause (crossfade,
+  // or a gap if no replacement is ready). 220 + 15 s stays inside the model's ~240 s window.
+  int swap_force_after_s = 15;
   // Turn mode (and the duplex turn metrics).
   int turn_timeout_ms = 30000;
   int turn_quiet_ms = 1200;

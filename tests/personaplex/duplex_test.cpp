@@ -12,6 +12,7 @@
 #include "support/signal.hpp"
 
 #include <algorithm>
+#include <functional>
 
 #include <gtest/gtest.h>
 
@@ -286,9 +287,10 @@ struct SwapRun {
   std::vector<std::pair<int64_t, std::string>> events;
 };
 
-SwapRun run_swap(int max_sessions) {
-  auto params = test::fast_sim_params();
-  params.max_sessions = max_sessions;
+// The question/answer run of the swap tests: `params` for the simulator, `tweak` for the options;
+// `errors` is the number of backend errors the agent must have seen.
+SwapRun run_swap_with(const sim::SimParams& params,
+                      const std::function<void(BackendOptions&)>& tweak, int errors) {
   auto server = test::start_sim(params);
   EXPECT_TRUE(server);
   // Question 1 at 0.5 s, question 2 at 9 s; the session's window is 8 s.
@@ -298,6 +300,7 @@ SwapRun run_swap(int max_sessions) {
   RoomRun run(input, 4000);
   auto options = test::backend_options(*server);
   options.session_max_s = 8;
+  tweak(options);
   SwapRun result;
   std::mutex prompts_mutex;
   options.prompt = [&](std::size_t budget, const PromptContext& context) {
@@ -308,7 +311,7 @@ SwapRun run_swap(int max_sessions) {
   DuplexBackend backend(options);
   agent::Agent agent(agent::AgentParams{}, *run.room, run.timeline, backend);
   EXPECT_TRUE(agent.run(run.stop));
-  EXPECT_EQ(agent.error_count(), 0);
+  EXPECT_EQ(agent.error_count(), errors);
   server->wait_until(
       [](const auto& s) {
         return std::all_of(s.begin(), s.end(), [](const auto& r) { return r.ended; });
@@ -320,6 +323,28 @@ SwapRun run_swap(int max_sessions) {
   result.recording = run.room->recording();
   result.events = run.events();
   return result;
+}
+
+SwapRun run_swap(int max_sessions) {
+  auto params = test::fast_sim_params();
+  params.max_sessions = max_sessions;
+  return run_swap_with(
+      params, [](BackendOptions&) {}, 0);
+}
+
+// A pool that refuses the replacement (session 2), whose retry is then still in backoff.
+sim::SimParams refusing_replacement_params() {
+  auto params = test::fast_sim_params();
+  params.max_sessions = 2;
+  params.faults.session = 2;
+  params.faults.reject_status = 503;
+  params.faults.retry_after = "";
+  return params;
+}
+
+void retry_replacement_much_later(BackendOptions& options) {
+  options.reconnect_min_ms = 60000; // the replacement's retry stays in backoff throughout
+  options.reconnect_max_ms = 60000;
 }
 
 TEST(DuplexBackend, ContextWindowSwitchesToAReplacementSessionWithoutAGap) {
@@ -383,6 +408,77 @@ TEST(DuplexBackend, AOneSessionServerGetsTheSwitchWithAGapButKeepsAnswering) {
   for (const auto& [t, type] : run.events) {
     EXPECT_NE(type, "fallback_on") << t;
   }
+}
+
+TEST(DuplexBackend, ContextWindowReconnectsWithAGapWhenTheReplacementFailed) {
+  // The replacement is refused and its retry is in backoff at the pause after session_max_s: the
+  // old session must not run on; a fresh session takes over with a gap and answers question 2.
+  const SwapRun run = run_swap_with(refusing_replacement_params(), retry_replacement_much_later, 1);
+  EXPECT_EQ(run.stats.gapped_swaps, 1); // (the fresh session may later swap seamlessly again)
+  EXPECT_EQ(run.stats.failures, 0);
+  EXPECT_TRUE(run.stats.healthy);
+  ASSERT_GE(run.sessions.size(), 3u);
+  EXPECT_EQ(run.sessions[1].state, sim::SimSessionState::rejected);
+  EXPECT_NE(run.sessions[0].end_reason.find("closed (1000)"), std::string::npos)
+      << run.sessions[0].end_reason;
+  EXPECT_TRUE(run.sessions[2].handshake_sent);
+  // The switch came at the pause past the 8 s window, before question 2 ended.
+  ASSERT_EQ(run.turns.size(), 2u);
+  EXPECT_GE(run.stats.first_swap_media_ms, 8000);
+  EXPECT_LT(run.stats.first_swap_media_ms, run.turns[1].user_speech_end_ms);
+  // The fresh session answered question 2; its prompt carried reply 1.
+  ASSERT_FALSE(run.sessions[2].reply_texts.empty());
+  EXPECT_EQ(run.turns[1].agent_text, run.sessions[2].reply_texts[0]);
+  ASSERT_GE(run.prompts.size(), 3u);
+  ASSERT_EQ(run.prompts[2].agent_said.size(), 1u);
+  EXPECT_EQ(run.prompts[2].agent_said[0], run.sessions[0].reply_texts[0]);
+  for (const auto& [t, type] : run.events) {
+    EXPECT_NE(type, "fallback_on") << t;
+  }
+}
+
+TEST(DuplexBackend, ContextWindowHasAHardLimitEvenWithoutAPause) {
+  // No pause ever qualifies (swap_quiet_ms out of reach) and the replacement failed: at
+  // session_max_s + swap_force_after_s the old session is replaced all the same.
+  auto server = test::start_sim(refusing_replacement_params());
+  ASSERT_TRUE(server);
+  test::RecordingObserver observer;
+  test::RoomDriver driver;
+  auto options = test::backend_options(*server);
+  options.session_max_s = 4;
+  options.swap_force_after_s = 2;
+  options.swap_quiet_ms = 1000000;
+  retry_replacement_much_later(options);
+  DuplexBackend backend(options);
+  ASSERT_TRUE(backend.start(driver.context(observer)));
+  driver.start(backend, 10ms); // the simulator is input-clocked: twice real time is fine
+  ASSERT_TRUE(test::wait_for([&] {
+    const auto stats = backend.stats();
+    return stats.gapped_swaps >= 1 && stats.active_label == "pp-3" &&
+           server->sessions().size() >= 3 && server->sessions()[2].handshake_sent;
+  })) << testing::PrintToString(observer.events());
+  const auto sent_before = server->sessions()[2].input_messages;
+  ASSERT_TRUE(test::wait_for([&] { return server->sessions()[2].input_messages > sent_before; }));
+  driver.stop();
+  backend.stop();
+  server->wait_until(
+      [](const auto& s) {
+        return std::all_of(s.begin(), s.end(), [](const auto& r) { return r.ended; });
+      },
+      kWait);
+  const auto stats = backend.stats();
+  EXPECT_EQ(stats.gapped_swaps, 1);
+  EXPECT_EQ(stats.swaps, 0);
+  EXPECT_EQ(stats.failures, 0);
+  // The age counts from the first session's handshake: the switch is not before the hard limit.
+  EXPECT_GE(stats.first_swap_media_ms, 6000);
+  const auto sessions = server->sessions();
+  EXPECT_EQ(sessions[1].state, sim::SimSessionState::rejected);
+  EXPECT_NE(sessions[0].end_reason.find("closed (1000)"), std::string::npos)
+      << sessions[0].end_reason;
+  ASSERT_EQ(observer.errors().size(), 1u); // the refused replacement; health never flipped
+  EXPECT_EQ(observer.errors()[0].kind, ErrorKind::http_rejected);
+  EXPECT_TRUE(observer.health().empty());
 }
 
 } // namespace
