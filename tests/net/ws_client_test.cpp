@@ -4,6 +4,7 @@
 #include "net/url.hpp"
 #include "net/ws_client.hpp"
 #include "net/ws_server.hpp"
+#include "support/alloc_counter.hpp"
 #include "support/tls_certs.hpp"
 #include "ws_test_util.hpp"
 
@@ -11,6 +12,7 @@
 #include <chrono>
 #include <memory>
 #include <thread>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -351,6 +353,98 @@ TEST_P(WsTest, StalledServerMakesTheSendQueueGrowThenDrainsInOrder) {
     ASSERT_EQ(received[i].bytes, pattern_bytes(kMessage, static_cast<uint32_t>(i))) << i;
   }
   EXPECT_EQ(client.queue_depth().bytes, 0u);
+}
+
+TEST_P(WsTest, SteadySendsAllocateNothingOnTheSendersThread) {
+  start_server();
+  ClientRecorder rec;
+  WsClient client = make_client(client_params(), rec);
+  client.connect();
+  ASSERT_TRUE(rec.wait_open());
+  uint8_t seq = 0;
+  auto send = [&] {
+    auto buffer = client.take_buffer(); // recycled capacity once messages have been written
+    buffer.assign(200, seq++);
+    return client.send_binary(std::move(buffer));
+  };
+  // The writer drains between paced sends.
+  auto pace = [] {
+    std::this_thread::sleep_for(1ms);
+  };
+  constexpr int kPaced = 200;
+  constexpr int kBurst = 24; // back to back: they pile up between two drains
+  constexpr int kWarmUp = 100 + kBurst;
+  for (int i = 0; i < kWarmUp; ++i) { // fills the buffer pool; the handler memory is reused
+    ASSERT_EQ(send(), WsSendStatus::queued);
+    if (i < 100) {
+      pace();
+    }
+  }
+  ASSERT_TRUE(testing::eventually([&] { return client.queue_depth().messages == 0; }));
+  int queued = 0;
+  pv::test::AllocationCount count;
+  for (int i = 0; i < kPaced; ++i) {
+    queued += send() == WsSendStatus::queued ? 1 : 0;
+    pace();
+  }
+  for (int i = 0; i < kBurst; ++i) {
+    queued += send() == WsSendStatus::queued ? 1 : 0;
+  }
+  const long allocations = count.stop();
+  EXPECT_EQ(allocations, 0);
+  EXPECT_EQ(queued, kPaced + kBurst);
+  // Everything arrived, in order.
+  constexpr std::size_t kTotal = kWarmUp + kPaced + kBurst;
+  ASSERT_TRUE(srv_.wait_messages(kTotal));
+  const auto received = srv_.messages();
+  ASSERT_EQ(received.size(), kTotal);
+  for (std::size_t i = 0; i < kTotal; ++i) {
+    ASSERT_EQ(received[i].bytes, std::vector<uint8_t>(200, static_cast<uint8_t>(i))) << i;
+  }
+  EXPECT_TRUE(testing::eventually([&] { return client.queue_depth().bytes == 0; }));
+}
+
+TEST_P(WsTest, SendsFromSeveralThreadsKeepEachThreadsOrder) {
+  start_server();
+  ClientRecorder rec;
+  WsClient client = make_client(client_params(), rec);
+  client.connect();
+  ASSERT_TRUE(rec.wait_open());
+  constexpr int kThreads = 4;
+  constexpr int kEach = 300;
+  std::vector<std::thread> senders;
+  std::atomic<int> rejected{0};
+  for (int t = 0; t < kThreads; ++t) {
+    senders.emplace_back([&, t] {
+      for (int i = 0; i < kEach; ++i) {
+        // [thread, sequence high byte, sequence low byte], padded to vary the sizes
+        std::vector<uint8_t> message(3 + static_cast<std::size_t>(i % 50), 0);
+        message[0] = static_cast<uint8_t>(t);
+        message[1] = static_cast<uint8_t>(i >> 8);
+        message[2] = static_cast<uint8_t>(i & 0xff);
+        if (client.send_binary(std::move(message)) != WsSendStatus::queued) {
+          ++rejected;
+        }
+      }
+    });
+  }
+  for (auto& sender : senders) {
+    sender.join();
+  }
+  EXPECT_EQ(rejected.load(), 0);
+  ASSERT_TRUE(srv_.wait_messages(kThreads * kEach));
+  std::vector<int> next(kThreads, 0);
+  for (const auto& message : srv_.messages()) {
+    ASSERT_GE(message.bytes.size(), 3u);
+    const std::size_t t = message.bytes[0];
+    ASSERT_LT(t, static_cast<std::size_t>(kThreads));
+    EXPECT_EQ((message.bytes[1] << 8) | message.bytes[2], next[t]);
+    EXPECT_EQ(message.bytes.size(), 3u + static_cast<std::size_t>(next[t] % 50));
+    ++next[t];
+  }
+  EXPECT_EQ(next, std::vector<int>(kThreads, kEach));
+  EXPECT_TRUE(testing::eventually([&] { return client.queue_depth().messages == 0; }));
+  EXPECT_EQ(client.counters().messages_sent, static_cast<uint64_t>(kThreads * kEach));
 }
 
 TEST_P(WsTest, BoundedQueueRejectsWhenThePeerStalls) {

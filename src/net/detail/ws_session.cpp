@@ -44,6 +44,54 @@ constexpr std::size_t kPoolMaxBuffers = 32;
 constexpr std::size_t kPoolMaxCapacity = 256 * 1024;
 constexpr std::size_t kBodySnippetBytes = 1024;
 constexpr std::size_t kReadChunkBytes = 64 * 1024;
+constexpr std::size_t kIncomingReserve = 64; // sends queued between two drains before it grows
+
+// Memory for one posted handler, reused: a session has at most one drain posted at a time, so
+// its post needs no heap (the operation is freed before the handler runs). A second user, or a
+// larger handler, falls back to the heap.
+class HandlerSlot {
+public:
+  void* allocate(std::size_t size) {
+    if (size <= sizeof(storage_) && !in_use_.exchange(true, std::memory_order_acquire)) {
+      return storage_;
+    }
+    return ::operator new(size);
+  }
+  void deallocate(void* p) {
+    if (p == static_cast<void*>(storage_)) {
+      in_use_.store(false, std::memory_order_release);
+    } else {
+      ::operator delete(p);
+    }
+  }
+
+private:
+  alignas(std::max_align_t) unsigned char storage_[256];
+  std::atomic<bool> in_use_{false};
+};
+
+template <class T>
+class SlotAllocator {
+public:
+  using value_type = T;
+  explicit SlotAllocator(HandlerSlot& slot) noexcept : slot_(&slot) {}
+  template <class U>
+  SlotAllocator(const SlotAllocator<U>& other) noexcept : slot_(other.slot()) {}
+  T* allocate(std::size_t n) { return static_cast<T*>(slot_->allocate(sizeof(T) * n)); }
+  void deallocate(T* p, std::size_t) { slot_->deallocate(p); }
+  HandlerSlot* slot() const noexcept { return slot_; }
+  template <class U>
+  bool operator==(const SlotAllocator<U>& other) const noexcept {
+    return slot_ == other.slot();
+  }
+  template <class U>
+  bool operator!=(const SlotAllocator<U>& other) const noexcept {
+    return slot_ != other.slot();
+  }
+
+private:
+  HandlerSlot* slot_;
+};
 
 // The peer ended the TCP connection (or TLS session) without a WebSocket Close frame.
 bool is_connection_end(const error_code& ec) {
@@ -78,8 +126,20 @@ WsSendStatus WsSessionBase::send(std::vector<uint8_t>&& bytes, bool binary) {
   }
   queued_messages_.fetch_add(1, std::memory_order_relaxed);
   queued_bytes_.fetch_add(size, std::memory_order_relaxed);
-  post_send(OutMessage{std::move(bytes), binary});
+  bool post = false;
+  {
+    std::lock_guard lock(send_mutex_);
+    incoming_.push_back(OutMessage{std::move(bytes), binary});
+    post = !std::exchange(drain_posted_, true);
+  }
+  if (post) {
+    schedule_drain();
+  }
   return WsSendStatus::queued;
+}
+
+WsSessionBase::WsSessionBase(std::size_t max_queued_bytes) : max_queued_bytes_(max_queued_bytes) {
+  incoming_.reserve(kIncomingReserve);
 }
 
 WsQueueDepth WsSessionBase::queue_depth() const {
@@ -154,17 +214,19 @@ public:
   // Client role.
   WsSession(asio::io_context& io, WsClientSetup setup, std::shared_ptr<WsObserver> observer)
       : WsSessionBase(setup.max_queued_bytes), client_(true), ex_(asio::make_strand(io)),
-        ws_(make_ws(ex_, setup.ssl.get())), resolver_(ex_), deadline_timer_(ex_), idle_timer_(ex_),
-        observer_(std::move(observer)), client_setup_(std::move(setup)), ssl_(client_setup_->ssl),
+        io_ex_(inner_executor(ex_)), ws_(make_ws(ex_, setup.ssl.get())), resolver_(ex_),
+        deadline_timer_(ex_), idle_timer_(ex_), observer_(std::move(observer)),
+        client_setup_(std::move(setup)), ssl_(client_setup_->ssl),
         max_message_bytes_(client_setup_->max_message_bytes),
         close_timeout_(client_setup_->close_timeout) {}
 
   // Server role: `socket` was accepted onto a strand.
   WsSession(tcp::socket socket, WsServerSetup setup, std::shared_ptr<WsObserver> observer)
       : WsSessionBase(setup.max_queued_bytes), client_(false), ex_(socket.get_executor()),
-        ws_(make_ws(std::move(socket), setup.ssl.get())), resolver_(ex_), deadline_timer_(ex_),
-        idle_timer_(ex_), observer_(std::move(observer)), server_setup_(std::move(setup)),
-        ssl_(server_setup_->ssl), max_message_bytes_(server_setup_->max_message_bytes),
+        io_ex_(inner_executor(ex_)), ws_(make_ws(std::move(socket), setup.ssl.get())),
+        resolver_(ex_), deadline_timer_(ex_), idle_timer_(ex_), observer_(std::move(observer)),
+        server_setup_(std::move(setup)), ssl_(server_setup_->ssl),
+        max_message_bytes_(server_setup_->max_message_bytes),
         close_timeout_(server_setup_->close_timeout) {}
 
   void start() override {
@@ -221,13 +283,38 @@ public:
   }
 
 protected:
-  void post_send(OutMessage message) override {
-    asio::post(ex_, [self = this->shared_from_this(), message = std::move(message)]() mutable {
-      self->enqueue(std::move(message));
-    });
+  void schedule_drain() override {
+    // Posting to the strand from a foreign thread allocates (the strand's own invoker), so the
+    // post goes to the io_context with the session's handler memory, and the io thread enters
+    // the strand.
+    if (io_ex_) {
+      asio::post(*io_ex_, DrainHandler{this->shared_from_this()});
+    } else {
+      asio::post(ex_, [self = this->shared_from_this()] { self->drain(); });
+    }
   }
 
 private:
+  using Strand = asio::strand<asio::io_context::executor_type>;
+
+  struct DrainHandler {
+    std::shared_ptr<WsSession> self;
+    using allocator_type = SlotAllocator<void>;
+    allocator_type get_allocator() const noexcept { return allocator_type(self->drain_slot_); }
+    void operator()() {
+      auto* session = self.get();
+      asio::dispatch(session->ex_, [s = std::move(self)] { s->drain(); });
+    }
+  };
+
+  static std::optional<asio::io_context::executor_type>
+  inner_executor(const asio::any_io_executor& ex) {
+    if (const Strand* strand = ex.target<Strand>()) {
+      return strand->get_inner_executor();
+    }
+    return std::nullopt;
+  }
+
   template <class Arg>
   static Ws make_ws(Arg&& arg, asio::ssl::context* ssl) {
     if constexpr (kTls) {
@@ -243,7 +330,6 @@ private:
   // Debug builds: state may only be touched on the session strand.
   void assert_on_strand(const char* what) const {
 #ifndef NDEBUG
-    using Strand = asio::strand<asio::io_context::executor_type>;
     const Strand* strand = ex_.target<Strand>();
     if (strand != nullptr && !strand->running_in_this_thread()) {
       util::ownership_violation(what, __FILE__, __LINE__);
@@ -714,15 +800,24 @@ private:
     }
   }
 
-  void enqueue(OutMessage message) {
-    assert_on_strand("enqueue");
+  void drain() {
+    assert_on_strand("drain");
     if (state_ == State::finished) {
-      message_dropped(message.bytes.size());
-      recycle(std::move(message.bytes));
+      drop_incoming();
       return;
     }
-    queue_.push_back(std::move(message));
+    take_sends(queue_);
     maybe_write();
+  }
+
+  // Messages sent after finish() took the queue: dropped, buffers recycled.
+  void drop_incoming() {
+    take_sends(dropped_);
+    for (auto& message : dropped_) {
+      message_dropped(message.bytes.size());
+      recycle(std::move(message.bytes));
+    }
+    dropped_.clear();
   }
 
   void maybe_write() {
@@ -790,6 +885,7 @@ private:
     case State::open:
       state_ = State::closing;
       accepting_sends_.store(false, std::memory_order_release);
+      take_sends(queue_); // everything sent before close() goes out first
       close_code_ = code;
       close_reason_ = std::move(reason);
       arm_deadline(close_timeout_, WsTimeout::close);
@@ -848,6 +944,7 @@ private:
     beast::get_lowest_layer(ws_).close();
     // Every unwritten message is accounted as dropped now; the buffer of the one being written
     // stays until its write completes (the operation refers to it), see on_write().
+    drop_incoming();
     for (const auto& message : queue_) {
       message_dropped(message.bytes.size());
     }
@@ -904,7 +1001,9 @@ private:
   }
 
   const bool client_;
-  asio::any_io_executor ex_; // the strand
+  asio::any_io_executor ex_;                                   // the strand
+  const std::optional<asio::io_context::executor_type> io_ex_; // the strand's io_context
+  HandlerSlot drain_slot_;                                     // see schedule_drain()
   Ws ws_;
   tcp::resolver resolver_;
   asio::steady_timer deadline_timer_;
@@ -931,6 +1030,7 @@ private:
   bool reading_enabled_ = true;
   bool read_pending_ = false;
   std::deque<OutMessage> queue_;
+  std::vector<OutMessage> dropped_; // scratch for drop_incoming()
   bool writing_ = false;
   bool ping_pending_ = false;
   websocket::ping_data ping_payload_;

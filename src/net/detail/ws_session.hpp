@@ -4,10 +4,14 @@
 // header is Beast-free. Internal to src/net.
 //
 // A session runs on its own strand. Its public methods are thread-safe (they post to the strand)
-// and never block. Observer callbacks run on the strand; on_close is the last one, exactly once.
-// Ownership: the owner (WsClient, or the server's connection table) holds a shared_ptr, and so
-// does every pending operation (shared_from_this). There is no self-reference: if the io_context
-// is stopped and destroyed first, the abandoned handlers release the session (no leak).
+// and never block. send() is the exception to "post per call": it appends to a mutex-guarded
+// queue whose storage is reused and posts one drain only when that queue was empty, with handler
+// memory owned by the session, so a steady sender (one message per 20 ms frame from the room
+// clock thread) allocates nothing. Observer callbacks run on the strand; on_close is the last one,
+// exactly once. Ownership: the owner (WsClient, or the server's connection table) holds a
+// shared_ptr, and so does every pending operation (shared_from_this). There is no self-reference:
+// if the io_context is stopped and destroyed first, the abandoned handlers release the session (no
+// leak).
 
 #include "net/tls.hpp"
 #include "net/url.hpp"
@@ -84,8 +88,19 @@ public:
   std::vector<uint8_t> take_buffer();
 
 protected:
-  explicit WsSessionBase(std::size_t max_queued_bytes) : max_queued_bytes_(max_queued_bytes) {}
-  virtual void post_send(OutMessage message) = 0;
+  explicit WsSessionBase(std::size_t max_queued_bytes);
+  // Posts one call of take_sends() on the strand (send() calls it when its queue was empty).
+  virtual void schedule_drain() = 0;
+  // On the strand: moves the messages send() queued, in order, to the end of `to`.
+  template <class Queue>
+  void take_sends(Queue& to) {
+    std::lock_guard lock(send_mutex_);
+    for (auto& message : incoming_) {
+      to.push_back(std::move(message));
+    }
+    incoming_.clear(); // keeps its capacity
+    drain_posted_ = false;
+  }
   void recycle(std::vector<uint8_t>&& buffer);
   void message_written(std::size_t bytes); // on the strand, after a complete write
   void message_dropped(std::size_t bytes); // on the strand, when the session ended first
@@ -100,6 +115,9 @@ protected:
 
 private:
   const std::size_t max_queued_bytes_;
+  std::mutex send_mutex_; // guards incoming_ and drain_posted_; never held across I/O
+  std::vector<OutMessage> incoming_;
+  bool drain_posted_ = false;
   std::mutex pool_mutex_; // guards pool_ only; never held across I/O
   std::vector<std::vector<uint8_t>> pool_;
 };
