@@ -28,6 +28,15 @@ public:
   using Result = tl::expected<std::unique_ptr<Provider>, ProviderError>;
   using Factory = std::function<Result(const Settings&)>;
 
+  // A concrete provider's create() result as a factory's Result.
+  template <class Concrete>
+  static Result upcast(tl::expected<std::unique_ptr<Concrete>, ProviderError> made) {
+    if (!made) {
+      return tl::unexpected(made.error());
+    }
+    return std::unique_ptr<Provider>(std::move(*made));
+  }
+
   explicit ProviderRegistry(std::string setting_name) : setting_name_(std::move(setting_name)) {}
 
   // Registers (or replaces) the factory for `name` (matched case-insensitively).

@@ -10,22 +10,14 @@ AsrRegistry builtin_asr_registry() {
   registry.add("pocketsphinx", [](const config::AsrSettings& settings) -> AsrRegistry::Result {
     PocketsphinxParams params;
     params.grammar = settings.grammar;
-    auto asr = PocketsphinxAsr::create(params);
-    if (!asr) {
-      return tl::unexpected(asr.error());
-    }
-    return std::unique_ptr<AsrProvider>(std::move(*asr));
+    return AsrRegistry::upcast(PocketsphinxAsr::create(params));
   });
   registry.add("openai", [](const config::AsrSettings& settings) -> AsrRegistry::Result {
     OpenAiAsrParams params;
     params.base_url = settings.base_url;
     params.api_key = settings.openai_api_key;
     params.model = settings.model;
-    auto asr = OpenAiAsr::create(std::move(params));
-    if (!asr) {
-      return tl::unexpected(asr.error());
-    }
-    return std::unique_ptr<AsrProvider>(std::move(*asr));
+    return AsrRegistry::upcast(OpenAiAsr::create(std::move(params)));
   });
   return registry;
 }

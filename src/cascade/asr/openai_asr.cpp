@@ -3,7 +3,6 @@
 #include "audio/wav.hpp"
 #include "cascade/http/http_stream.hpp"
 #include "cascade/owner.hpp"
-#include "log/log.hpp"
 #include "net/http_client.hpp"
 
 #include <random>
@@ -88,8 +87,7 @@ std::string trim(std::string text) {
 
 struct OpenAiAsr::Shared {
   OpenAiAsrParams params;
-  http::Secrets secrets;
-  std::unique_ptr<net::HttpClient> client;
+  http::ProviderHttp http;
 };
 
 namespace {
@@ -172,20 +170,15 @@ private:
     Multipart multipart = build_multipart(
         fields, std::string_view(reinterpret_cast<const char*>(wav.data()), wav.size()));
 
-    net::HttpRequest request;
-    request.method = "POST";
-    request.url = http::join_url(settings.base_url, "audio/transcriptions");
-    request.headers = {{"Content-Type", multipart.content_type}, {"Accept", "application/json"}};
-    if (!settings.api_key.empty()) {
-      request.headers.push_back({"Authorization", "Bearer " + settings.api_key});
-    }
-    request.body = std::move(multipart.body);
-    request.timeouts.connect_ms =
-        static_cast<int>(std::min(settings.connect_timeout, params_.timeout).count());
+    net::HttpRequest request = http::post_request(
+        http::join_url(settings.base_url, "audio/transcriptions"),
+        {{"Content-Type", multipart.content_type}, {"Accept", "application/json"}},
+        std::move(multipart.body), std::min(settings.connect_timeout, params_.timeout));
+    http::add_bearer(request, settings.api_key);
     request.timeouts.total_ms = static_cast<int>(params_.timeout.count()) + 1000; // backstop
 
     const auto deadline = started + params_.timeout;
-    http::HttpStream stream(*shared_->client, std::move(request));
+    http::HttpStream stream(*shared_->http.client, std::move(request));
     std::string answer;
     for (;;) {
       switch (stream.wait(answer, deadline, params_.cancel)) {
@@ -205,7 +198,7 @@ private:
       case http::HttpStream::Wait::finished: {
         if (!stream.result()) {
           return tl::unexpected(
-              http::to_provider_error(stream.result().error(), kWhat, shared_->secrets));
+              http::to_provider_error(stream.result().error(), kWhat, shared_->http.secrets));
         }
         const json reply = json::parse(answer, nullptr, false);
         const auto text = reply.is_object() ? reply.find("text") : reply.end();
@@ -215,7 +208,7 @@ private:
               make_error(ProviderErrorKind::protocol,
                          http::scrub(std::string(kWhat) + ": the answer has no \"text\": " +
                                          http::error_message_from_body(answer, 120),
-                                     shared_->secrets)));
+                                     shared_->http.secrets)));
         }
         return trim(text->get<std::string>());
       }
@@ -244,17 +237,13 @@ tl::expected<std::unique_ptr<OpenAiAsr>, ProviderError> OpenAiAsr::create(OpenAi
     return tl::unexpected(
         make_error(ProviderErrorKind::config, "openai ASR connect timeout must be positive"));
   }
-  auto client = http::make_client("asr-openai");
-  if (!client) {
-    return tl::unexpected(client.error());
+  auto http = http::make_provider_http("asr-openai", params.api_key);
+  if (!http) {
+    return tl::unexpected(http.error());
   }
   auto shared = std::make_shared<Shared>();
-  if (!params.api_key.empty()) {
-    pv::log::add_secret(params.api_key);
-    shared->secrets.push_back(params.api_key);
-  }
   shared->params = std::move(params);
-  shared->client = std::move(*client);
+  shared->http = std::move(*http);
   return std::unique_ptr<OpenAiAsr>(new OpenAiAsr(std::move(shared)));
 }
 

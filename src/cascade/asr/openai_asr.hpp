@@ -28,10 +28,6 @@
 #include <memory>
 #include <string>
 
-namespace pv::net {
-class HttpClient;
-}
-
 namespace pv::cascade {
 
 struct OpenAiAsrParams {

@@ -173,7 +173,8 @@ ProviderError to_provider_error(const net::HttpError& error, std::string_view wh
   return make_error(ProviderErrorKind::internal, scrub(prefix + ": " + error.describe(), secrets));
 }
 
-tl::expected<std::unique_ptr<net::HttpClient>, ProviderError> make_client(std::string name) {
+tl::expected<ProviderHttp, ProviderError> make_provider_http(std::string name,
+                                                             const std::string& api_key) {
   net::HttpClientParams params;
   params.name = std::move(name);
   auto client = net::HttpClient::create(std::move(params));
@@ -182,7 +183,30 @@ tl::expected<std::unique_ptr<net::HttpClient>, ProviderError> make_client(std::s
         make_error(ProviderErrorKind::internal,
                    "cannot create the HTTP client: " + client.error().describe()));
   }
-  return std::move(*client);
+  ProviderHttp out;
+  out.client = std::move(*client);
+  if (!api_key.empty()) {
+    pv::log::add_secret(api_key);
+    out.secrets.push_back(api_key);
+  }
+  return out;
+}
+
+net::HttpRequest post_request(std::string url, net::Headers headers, std::string body,
+                              std::chrono::milliseconds connect_timeout) {
+  net::HttpRequest request;
+  request.method = "POST";
+  request.url = std::move(url);
+  request.headers = std::move(headers);
+  request.body = std::move(body);
+  request.timeouts.connect_ms = static_cast<int>(connect_timeout.count());
+  return request;
+}
+
+void add_bearer(net::HttpRequest& request, const std::string& api_key) {
+  if (!api_key.empty()) {
+    request.headers.push_back({"Authorization", "Bearer " + api_key});
+  }
 }
 
 std::optional<std::vector<uint8_t>> decode_base64(std::string_view text) {

@@ -56,8 +56,25 @@ std::string error_type_from_body(std::string_view body);
 ProviderError to_provider_error(const net::HttpError& error, std::string_view what,
                                 const Secrets& secrets);
 
-// One HTTP client (one worker thread) for a provider; `name` names the thread and the log tag.
-tl::expected<std::unique_ptr<net::HttpClient>, ProviderError> make_client(std::string name);
+// What every remote provider owns: one HTTP client (one worker thread for all its calls) and the
+// secrets to keep out of its messages.
+struct ProviderHttp {
+  std::unique_ptr<net::HttpClient> client;
+  Secrets secrets;
+};
+
+// The client (`name` names its thread and log tag); a non-empty `api_key` becomes a secret of the
+// provider and of the log layer.
+tl::expected<ProviderHttp, ProviderError> make_provider_http(std::string name,
+                                                             const std::string& api_key);
+
+// A POST of `body` to `url` with `headers`; `connect_timeout` bounds TCP + TLS.
+net::HttpRequest post_request(std::string url, net::Headers headers, std::string body,
+                              std::chrono::milliseconds connect_timeout);
+
+// Adds `Authorization: Bearer <api_key>` when a key is set (OpenAI-compatible local servers need
+// none).
+void add_bearer(net::HttpRequest& request, const std::string& api_key);
 
 // Standard base64 (RFC 4648, padded; line breaks allowed) via OpenSSL's EVP decoder. nullopt for
 // characters outside the alphabet or a truncated quantum.

@@ -1,7 +1,6 @@
 #include "cascade/llm/anthropic_llm.hpp"
 
 #include "cascade/llm/llm_http_stream.hpp"
-#include "log/log.hpp"
 #include "net/http_client.hpp"
 
 #include <nlohmann/json.hpp>
@@ -47,32 +46,19 @@ std::string string_field(const json& object, const char* key) {
 
 tl::expected<std::unique_ptr<AnthropicLlm>, ProviderError>
 AnthropicLlm::create(AnthropicLlmParams params) {
-  if (auto ok = http::check_base_url(params.base_url, "ANTHROPIC_BASE_URL"); !ok) {
+  if (auto ok = http::check_llm_params(params, kWhat, "ANTHROPIC_BASE_URL", "ANTHROPIC_MODEL_NAME");
+      !ok) {
     return tl::unexpected(ok.error());
   }
-  if (params.model.empty()) {
-    return tl::unexpected(make_error(ProviderErrorKind::config, "ANTHROPIC_MODEL_NAME is empty"));
+  auto http = http::make_provider_http("llm-anthropic", params.api_key);
+  if (!http) {
+    return tl::unexpected(http.error());
   }
-  if (params.idle_timeout.count() <= 0 || params.connect_timeout.count() <= 0) {
-    return tl::unexpected(
-        make_error(ProviderErrorKind::config, "anthropic LLM timeouts must be positive"));
-  }
-  auto client = http::make_client("llm-anthropic");
-  if (!client) {
-    return tl::unexpected(client.error());
-  }
-  if (!params.api_key.empty()) {
-    pv::log::add_secret(params.api_key);
-  }
-  return std::unique_ptr<AnthropicLlm>(new AnthropicLlm(std::move(params), std::move(*client)));
+  return std::unique_ptr<AnthropicLlm>(new AnthropicLlm(std::move(params), std::move(*http)));
 }
 
-AnthropicLlm::AnthropicLlm(AnthropicLlmParams params, std::unique_ptr<net::HttpClient> client)
-    : params_(std::move(params)), client_(std::move(client)) {
-  if (!params_.api_key.empty()) {
-    secrets_.push_back(params_.api_key);
-  }
-}
+AnthropicLlm::AnthropicLlm(AnthropicLlmParams params, http::ProviderHttp http)
+    : params_(std::move(params)), http_(std::move(http)) {}
 
 AnthropicLlm::~AnthropicLlm() = default;
 
@@ -107,23 +93,15 @@ std::string AnthropicLlm::request_body(const LlmRequest& request) const {
 
 tl::expected<LlmResult, ProviderError> AnthropicLlm::generate(const LlmRequest& request,
                                                               const TokenSink& sink) {
-  if (auto valid = validate_llm_request(request); !valid) {
-    return tl::unexpected(valid.error());
-  }
-  if (request.cancel.cancelled()) {
-    return tl::unexpected(make_error(ProviderErrorKind::cancelled, "anthropic LLM: cancelled"));
-  }
-  net::HttpRequest http_request;
-  http_request.method = "POST";
-  http_request.url = http::join_url(params_.base_url, "v1/messages");
-  http_request.headers = {{"content-type", "application/json"},
+  net::HttpRequest http_request =
+      http::post_request(http::join_url(params_.base_url, "v1/messages"),
+                         {{"content-type", "application/json"},
                           {"accept", "text/event-stream"},
-                          {"anthropic-version", kApiVersion}};
+                          {"anthropic-version", kApiVersion}},
+                         request_body(request), params_.connect_timeout);
   if (!params_.api_key.empty()) {
     http_request.headers.push_back({"x-api-key", params_.api_key});
   }
-  http_request.body = request_body(request);
-  http_request.timeouts.connect_ms = static_cast<int>(params_.connect_timeout.count());
 
   http::LlmWireFormat format;
   format.on_event = [this](const net::SseEvent& event,
@@ -170,7 +148,7 @@ tl::expected<LlmResult, ProviderError> AnthropicLlm::generate(const LlmRequest& 
       ProviderError out = make_error(
           kind,
           http::scrub(std::string(kWhat) + ": error event (" + error_type + "): " + message,
-                      secrets_),
+                      http_.secrets),
           error_type == "overloaded_error" ? kOverloadedStatus : 0);
       return tl::unexpected(std::move(out));
     }
@@ -199,7 +177,7 @@ tl::expected<LlmResult, ProviderError> AnthropicLlm::generate(const LlmRequest& 
     return {};
   };
   format.on_http_error = [this](const net::HttpError& error) {
-    ProviderError out = http::to_provider_error(error, kWhat, secrets_);
+    ProviderError out = http::to_provider_error(error, kWhat, http_.secrets);
     if (error.kind == net::HttpErrorKind::http_status) {
       const std::string type = http::error_type_from_body(error.body_snippet);
       if (error.status == kOverloadedStatus || type == "overloaded_error") {
@@ -213,8 +191,8 @@ tl::expected<LlmResult, ProviderError> AnthropicLlm::generate(const LlmRequest& 
   http::LlmStreamParams stream_params;
   stream_params.idle_timeout = params_.idle_timeout;
   stream_params.what = kWhat;
-  stream_params.secrets = &secrets_;
-  return http::run_llm_stream(*client_, std::move(http_request), request, sink, stream_params,
+  stream_params.secrets = &http_.secrets;
+  return http::run_llm_stream(*http_.client, std::move(http_request), request, sink, stream_params,
                               format);
 }
 

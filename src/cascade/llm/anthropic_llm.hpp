@@ -23,10 +23,6 @@
 #include <memory>
 #include <string>
 
-namespace pv::net {
-class HttpClient;
-}
-
 namespace pv::cascade {
 
 struct AnthropicLlmParams {
@@ -54,11 +50,10 @@ public:
   static constexpr const char* kApiVersion = "2023-06-01";
 
 private:
-  AnthropicLlm(AnthropicLlmParams params, std::unique_ptr<net::HttpClient> client);
+  AnthropicLlm(AnthropicLlmParams params, http::ProviderHttp http);
 
   AnthropicLlmParams params_;
-  http::Secrets secrets_;
-  std::unique_ptr<net::HttpClient> client_;
+  http::ProviderHttp http_;
 };
 
 } // namespace pv::cascade

@@ -30,6 +30,12 @@ run_llm_stream(net::HttpClient& client, net::HttpRequest http_request, const Llm
   static const Secrets kNoSecrets;
   const Secrets& secrets = params.secrets != nullptr ? *params.secrets : kNoSecrets;
   const std::string& what = params.what;
+  if (auto valid = validate_llm_request(request); !valid) {
+    return tl::unexpected(valid.error());
+  }
+  if (request.cancel.cancelled()) {
+    return tl::unexpected(make_error(ProviderErrorKind::cancelled, what + ": cancelled"));
+  }
 
   const auto started = Clock::now();
   StreamDeadlines deadlines(request.first_token_timeout, request.total_timeout);

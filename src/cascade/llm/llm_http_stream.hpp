@@ -49,6 +49,27 @@ struct LlmStreamParams {
   std::chrono::milliseconds close_grace{250};
 };
 
+// The settings checks of an HTTP LLM (OpenAiLlmParams, AnthropicLlmParams): an http(s) base URL
+// and a model, named in messages by their settings, and positive timeouts.
+template <class Params>
+tl::expected<void, ProviderError> check_llm_params(const Params& params, std::string_view what,
+                                                   std::string_view base_url_variable,
+                                                   std::string_view model_variable) {
+  if (auto ok = check_base_url(params.base_url, base_url_variable); !ok) {
+    return ok;
+  }
+  if (params.model.empty()) {
+    return tl::unexpected(
+        make_error(ProviderErrorKind::config, std::string(model_variable) + " is empty"));
+  }
+  if (params.idle_timeout.count() <= 0 || params.connect_timeout.count() <= 0) {
+    return tl::unexpected(
+        make_error(ProviderErrorKind::config, std::string(what) + " timeouts must be positive"));
+  }
+  return {};
+}
+
+// Checks `request` (valid, not yet cancelled: then no request is sent) and runs the call.
 tl::expected<LlmResult, ProviderError>
 run_llm_stream(net::HttpClient& client, net::HttpRequest http_request, const LlmRequest& request,
                const TokenSink& sink, const LlmStreamParams& params, const LlmWireFormat& format);

@@ -17,11 +17,7 @@ LlmRegistry builtin_llm_registry() {
     params.api_key = settings.openai_api_key;
     params.model = settings.openai_model;
     params.idle_timeout = std::chrono::milliseconds(settings.idle_timeout_ms);
-    auto llm = OpenAiLlm::create(std::move(params));
-    if (!llm) {
-      return tl::unexpected(llm.error());
-    }
-    return std::unique_ptr<LlmProvider>(std::move(*llm));
+    return LlmRegistry::upcast(OpenAiLlm::create(std::move(params)));
   });
   registry.add("anthropic", [](const config::LlmSettings& settings) -> LlmRegistry::Result {
     AnthropicLlmParams params;
@@ -29,11 +25,7 @@ LlmRegistry builtin_llm_registry() {
     params.api_key = settings.anthropic_api_key;
     params.model = settings.anthropic_model;
     params.idle_timeout = std::chrono::milliseconds(settings.idle_timeout_ms);
-    auto llm = AnthropicLlm::create(std::move(params));
-    if (!llm) {
-      return tl::unexpected(llm.error());
-    }
-    return std::unique_ptr<LlmProvider>(std::move(*llm));
+    return LlmRegistry::upcast(AnthropicLlm::create(std::move(params)));
   });
   return registry;
 }

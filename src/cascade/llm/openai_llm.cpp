@@ -1,7 +1,6 @@
 #include "cascade/llm/openai_llm.hpp"
 
 #include "cascade/llm/llm_http_stream.hpp"
-#include "log/log.hpp"
 #include "net/http_client.hpp"
 
 #include <nlohmann/json.hpp>
@@ -55,32 +54,18 @@ ProviderError malformed(std::string_view why, std::string_view data) {
 } // namespace
 
 tl::expected<std::unique_ptr<OpenAiLlm>, ProviderError> OpenAiLlm::create(OpenAiLlmParams params) {
-  if (auto ok = http::check_base_url(params.base_url, "LLM_BASE_URL"); !ok) {
+  if (auto ok = http::check_llm_params(params, kWhat, "LLM_BASE_URL", "OPENAI_MODEL_NAME"); !ok) {
     return tl::unexpected(ok.error());
   }
-  if (params.model.empty()) {
-    return tl::unexpected(make_error(ProviderErrorKind::config, "OPENAI_MODEL_NAME is empty"));
+  auto http = http::make_provider_http("llm-openai", params.api_key);
+  if (!http) {
+    return tl::unexpected(http.error());
   }
-  if (params.idle_timeout.count() <= 0 || params.connect_timeout.count() <= 0) {
-    return tl::unexpected(
-        make_error(ProviderErrorKind::config, "openai LLM timeouts must be positive"));
-  }
-  auto client = http::make_client("llm-openai");
-  if (!client) {
-    return tl::unexpected(client.error());
-  }
-  if (!params.api_key.empty()) {
-    pv::log::add_secret(params.api_key);
-  }
-  return std::unique_ptr<OpenAiLlm>(new OpenAiLlm(std::move(params), std::move(*client)));
+  return std::unique_ptr<OpenAiLlm>(new OpenAiLlm(std::move(params), std::move(*http)));
 }
 
-OpenAiLlm::OpenAiLlm(OpenAiLlmParams params, std::unique_ptr<net::HttpClient> client)
-    : params_(std::move(params)), client_(std::move(client)) {
-  if (!params_.api_key.empty()) {
-    secrets_.push_back(params_.api_key);
-  }
-}
+OpenAiLlm::OpenAiLlm(OpenAiLlmParams params, http::ProviderHttp http)
+    : params_(std::move(params)), http_(std::move(http)) {}
 
 OpenAiLlm::~OpenAiLlm() = default;
 
@@ -99,21 +84,11 @@ std::string OpenAiLlm::request_body(const LlmRequest& request) const {
 
 tl::expected<LlmResult, ProviderError> OpenAiLlm::generate(const LlmRequest& request,
                                                            const TokenSink& sink) {
-  if (auto valid = validate_llm_request(request); !valid) {
-    return tl::unexpected(valid.error());
-  }
-  if (request.cancel.cancelled()) {
-    return tl::unexpected(make_error(ProviderErrorKind::cancelled, "openai LLM: cancelled"));
-  }
-  net::HttpRequest http_request;
-  http_request.method = "POST";
-  http_request.url = http::join_url(params_.base_url, "chat/completions");
-  http_request.headers = {{"Content-Type", "application/json"}, {"Accept", "text/event-stream"}};
-  if (!params_.api_key.empty()) {
-    http_request.headers.push_back({"Authorization", "Bearer " + params_.api_key});
-  }
-  http_request.body = request_body(request);
-  http_request.timeouts.connect_ms = static_cast<int>(params_.connect_timeout.count());
+  net::HttpRequest http_request =
+      http::post_request(http::join_url(params_.base_url, "chat/completions"),
+                         {{"Content-Type", "application/json"}, {"Accept", "text/event-stream"}},
+                         request_body(request), params_.connect_timeout);
+  http::add_bearer(http_request, params_.api_key);
 
   http::LlmWireFormat format;
   format.on_event = [this](const net::SseEvent& event,
@@ -127,7 +102,7 @@ tl::expected<LlmResult, ProviderError> OpenAiLlm::generate(const LlmRequest& req
       return tl::unexpected(malformed("not a JSON object", event.data));
     }
     if (const auto error = chunk.find("error"); error != chunk.end() && !error->is_null()) {
-      return tl::unexpected(stream_error(*error, secrets_));
+      return tl::unexpected(stream_error(*error, http_.secrets));
     }
     const auto choices = chunk.find("choices");
     if (choices == chunk.end() || choices->is_null()) {
@@ -167,7 +142,7 @@ tl::expected<LlmResult, ProviderError> OpenAiLlm::generate(const LlmRequest& req
       return tl::unexpected(malformed("the JSON answer is not an object", body));
     }
     if (const auto error = reply.find("error"); error != reply.end() && !error->is_null()) {
-      return tl::unexpected(stream_error(*error, secrets_));
+      return tl::unexpected(stream_error(*error, http_.secrets));
     }
     const auto choices = reply.find("choices");
     if (choices == reply.end() || !choices->is_array() || choices->empty() ||
@@ -191,8 +166,8 @@ tl::expected<LlmResult, ProviderError> OpenAiLlm::generate(const LlmRequest& req
   http::LlmStreamParams stream_params;
   stream_params.idle_timeout = params_.idle_timeout;
   stream_params.what = kWhat;
-  stream_params.secrets = &secrets_;
-  return http::run_llm_stream(*client_, std::move(http_request), request, sink, stream_params,
+  stream_params.secrets = &http_.secrets;
+  return http::run_llm_stream(*http_.client, std::move(http_request), request, sink, stream_params,
                               format);
 }
 

@@ -28,10 +28,6 @@
 #include <memory>
 #include <string>
 
-namespace pv::net {
-class HttpClient;
-}
-
 namespace pv::cascade {
 
 struct OpenAiLlmParams {
@@ -56,11 +52,10 @@ public:
   std::string request_body(const LlmRequest& request) const;
 
 private:
-  OpenAiLlm(OpenAiLlmParams params, std::unique_ptr<net::HttpClient> client);
+  OpenAiLlm(OpenAiLlmParams params, http::ProviderHttp http);
 
   OpenAiLlmParams params_;
-  http::Secrets secrets_;
-  std::unique_ptr<net::HttpClient> client_;
+  http::ProviderHttp http_;
 };
 
 } // namespace pv::cascade

@@ -1,7 +1,6 @@
 #include "cascade/tts/azure_tts.hpp"
 
 #include "cascade/tts/tts_http.hpp"
-#include "log/log.hpp"
 #include "net/http_client.hpp"
 
 #include <algorithm>
@@ -126,19 +125,18 @@ tl::expected<std::unique_ptr<AzureTts>, ProviderError> AzureTts::create(AzureTts
     return tl::unexpected(
         make_error(ProviderErrorKind::config, "azure TTS connect timeout must be positive"));
   }
-  auto client = http::make_client("tts-azure");
-  if (!client) {
-    return tl::unexpected(client.error());
+  auto http = http::make_provider_http("tts-azure", params.api_key);
+  if (!http) {
+    return tl::unexpected(http.error());
   }
-  pv::log::add_secret(params.api_key);
   return std::unique_ptr<AzureTts>(
-      new AzureTts(std::move(params), std::move(url), rate, std::move(*client)));
+      new AzureTts(std::move(params), std::move(url), rate, std::move(*http)));
 }
 
 AzureTts::AzureTts(AzureTtsParams params, std::string url, int sample_rate_hz,
-                   std::unique_ptr<net::HttpClient> client)
-    : params_(std::move(params)), url_(std::move(url)),
-      sample_rate_hz_(sample_rate_hz), secrets_{params_.api_key}, client_(std::move(client)) {}
+                   http::ProviderHttp http)
+    : params_(std::move(params)), url_(std::move(url)), sample_rate_hz_(sample_rate_hz),
+      http_(std::move(http)) {}
 
 AzureTts::~AzureTts() = default;
 
@@ -166,31 +164,22 @@ tl::expected<std::string, ProviderError> AzureTts::ssml(const TtsRequest& reques
 
 tl::expected<TtsResult, ProviderError> AzureTts::synthesize(const TtsRequest& request,
                                                             const TtsChunkSink& sink) {
-  if (auto valid = validate_tts_request(request); !valid) {
-    return tl::unexpected(valid.error());
-  }
-  auto document = ssml(request);
+  auto document = http::checked_body(request, ssml(request), kWhat);
   if (!document) {
     return tl::unexpected(document.error());
   }
-  if (request.cancel.cancelled()) {
-    return tl::unexpected(make_error(ProviderErrorKind::cancelled, "azure TTS: cancelled"));
-  }
-  net::HttpRequest http_request;
-  http_request.method = "POST";
-  http_request.url = url_;
-  http_request.headers = {{"Ocp-Apim-Subscription-Key", params_.api_key},
+  net::HttpRequest http_request =
+      http::post_request(url_,
+                         {{"Ocp-Apim-Subscription-Key", params_.api_key},
                           {"Content-Type", "application/ssml+xml"},
-                          {"X-Microsoft-OutputFormat", params_.output_format}};
-  http_request.body = std::move(*document);
-  http_request.timeouts.connect_ms =
-      static_cast<int>(std::min(params_.connect_timeout, request.timeout).count());
+                          {"X-Microsoft-OutputFormat", params_.output_format}},
+                         std::move(*document), std::min(params_.connect_timeout, request.timeout));
 
   http::TtsHttpParams transfer;
   transfer.what = kWhat;
-  transfer.secrets = &secrets_;
-  return http::run_pcm_stream(*client_, std::move(http_request), request, sink, sample_rate_hz_,
-                              transfer);
+  transfer.secrets = &http_.secrets;
+  return http::run_pcm_stream(*http_.client, std::move(http_request), request, sink,
+                              sample_rate_hz_, transfer);
 }
 
 } // namespace pv::cascade

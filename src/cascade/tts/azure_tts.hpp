@@ -27,10 +27,6 @@
 #include <memory>
 #include <string>
 
-namespace pv::net {
-class HttpClient;
-}
-
 namespace pv::cascade {
 
 struct AzureTtsParams {
@@ -62,14 +58,12 @@ public:
   static std::string xml_escape(std::string_view text);
 
 private:
-  AzureTts(AzureTtsParams params, std::string url, int sample_rate_hz,
-           std::unique_ptr<net::HttpClient> client);
+  AzureTts(AzureTtsParams params, std::string url, int sample_rate_hz, http::ProviderHttp http);
 
   AzureTtsParams params_;
   std::string url_;
   int sample_rate_hz_ = 0;
-  http::Secrets secrets_;
-  std::unique_ptr<net::HttpClient> client_;
+  http::ProviderHttp http_;
 };
 
 } // namespace pv::cascade

@@ -2,7 +2,6 @@
 
 #include "audio/wav.hpp"
 #include "cascade/tts/tts_http.hpp"
-#include "log/log.hpp"
 #include "net/http_client.hpp"
 
 #include <algorithm>
@@ -44,16 +43,15 @@ tl::expected<std::unique_ptr<GoogleTts>, ProviderError> GoogleTts::create(Google
     return tl::unexpected(make_error(ProviderErrorKind::config,
                                      "google TTS: bad sample rate, chunk size or timeout"));
   }
-  auto client = http::make_client("tts-google");
-  if (!client) {
-    return tl::unexpected(client.error());
+  auto http = http::make_provider_http("tts-google", params.api_key);
+  if (!http) {
+    return tl::unexpected(http.error());
   }
-  pv::log::add_secret(params.api_key);
-  return std::unique_ptr<GoogleTts>(new GoogleTts(std::move(params), std::move(*client)));
+  return std::unique_ptr<GoogleTts>(new GoogleTts(std::move(params), std::move(*http)));
 }
 
-GoogleTts::GoogleTts(GoogleTtsParams params, std::unique_ptr<net::HttpClient> client)
-    : params_(std::move(params)), secrets_{params_.api_key}, client_(std::move(client)) {}
+GoogleTts::GoogleTts(GoogleTtsParams params, http::ProviderHttp http)
+    : params_(std::move(params)), http_(std::move(http)) {}
 
 GoogleTts::~GoogleTts() = default;
 
@@ -78,30 +76,20 @@ tl::expected<std::string, ProviderError> GoogleTts::request_body(const TtsReques
 tl::expected<TtsResult, ProviderError> GoogleTts::synthesize(const TtsRequest& request,
                                                              const TtsChunkSink& sink) {
   const auto started = Clock::now();
-  if (auto valid = validate_tts_request(request); !valid) {
-    return tl::unexpected(valid.error());
-  }
-  auto body = request_body(request);
+  auto body = http::checked_body(request, request_body(request), kWhat);
   if (!body) {
     return tl::unexpected(body.error());
   }
-  if (request.cancel.cancelled()) {
-    return tl::unexpected(make_error(ProviderErrorKind::cancelled, "google TTS: cancelled"));
-  }
-  net::HttpRequest http_request;
-  http_request.method = "POST";
-  http_request.url = http::join_url(params_.base_url, "v1/text:synthesize");
-  http_request.headers = {{"Content-Type", "application/json; charset=utf-8"},
-                          {"X-Goog-Api-Key", params_.api_key}};
-  http_request.body = std::move(*body);
-  http_request.timeouts.connect_ms =
-      static_cast<int>(std::min(params_.connect_timeout, request.timeout).count());
+  net::HttpRequest http_request = http::post_request(
+      http::join_url(params_.base_url, "v1/text:synthesize"),
+      {{"Content-Type", "application/json; charset=utf-8"}, {"X-Goog-Api-Key", params_.api_key}},
+      std::move(*body), std::min(params_.connect_timeout, request.timeout));
 
   http::TtsHttpParams transfer;
   transfer.what = kWhat;
-  transfer.secrets = &secrets_;
+  transfer.secrets = &http_.secrets;
   transfer.on_http_error = [this](const net::HttpError& error) {
-    ProviderError out = http::to_provider_error(error, kWhat, secrets_);
+    ProviderError out = http::to_provider_error(error, kWhat, http_.secrets);
     // An invalid key is a 400 INVALID_ARGUMENT with reason API_KEY_INVALID, not a 401.
     if (error.kind == net::HttpErrorKind::http_status && error.status == 400 &&
         error.body_snippet.find("API_KEY_INVALID") != std::string::npos) {
@@ -111,7 +99,7 @@ tl::expected<TtsResult, ProviderError> GoogleTts::synthesize(const TtsRequest& r
     return out;
   };
   auto answer =
-      http::fetch_body(*client_, std::move(http_request), request, kMaxAnswerBytes, transfer);
+      http::fetch_body(*http_.client, std::move(http_request), request, kMaxAnswerBytes, transfer);
   if (!answer) {
     return tl::unexpected(answer.error());
   }
@@ -123,7 +111,7 @@ tl::expected<TtsResult, ProviderError> GoogleTts::synthesize(const TtsRequest& r
         make_error(ProviderErrorKind::protocol,
                    http::scrub(std::string(kWhat) + ": the answer has no audioContent: " +
                                    http::error_message_from_body(*answer, 120),
-                               secrets_)));
+                               http_.secrets)));
   }
   auto wav = http::decode_base64(content->get_ref<const std::string&>());
   if (!wav) {

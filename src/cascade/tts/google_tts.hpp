@@ -26,10 +26,6 @@
 #include <memory>
 #include <string>
 
-namespace pv::net {
-class HttpClient;
-}
-
 namespace pv::cascade {
 
 struct GoogleTtsParams {
@@ -54,11 +50,10 @@ public:
   tl::expected<std::string, ProviderError> request_body(const TtsRequest& request) const;
 
 private:
-  GoogleTts(GoogleTtsParams params, std::unique_ptr<net::HttpClient> client);
+  GoogleTts(GoogleTtsParams params, http::ProviderHttp http);
 
   GoogleTtsParams params_;
-  http::Secrets secrets_;
-  std::unique_ptr<net::HttpClient> client_;
+  http::ProviderHttp http_;
 };
 
 } // namespace pv::cascade

@@ -1,8 +1,9 @@
 #include "cascade/tts/openai_tts.hpp"
 
 #include "cascade/tts/tts_http.hpp"
-#include "log/log.hpp"
 #include "net/http_client.hpp"
+
+#include <algorithm>
 
 #include <nlohmann/json.hpp>
 
@@ -33,22 +34,15 @@ tl::expected<std::unique_ptr<OpenAiTts>, ProviderError> OpenAiTts::create(OpenAi
     return tl::unexpected(
         make_error(ProviderErrorKind::config, "openai TTS: bad sample rate or connect timeout"));
   }
-  auto client = http::make_client("tts-openai");
-  if (!client) {
-    return tl::unexpected(client.error());
+  auto http = http::make_provider_http("tts-openai", params.api_key);
+  if (!http) {
+    return tl::unexpected(http.error());
   }
-  if (!params.api_key.empty()) {
-    pv::log::add_secret(params.api_key);
-  }
-  return std::unique_ptr<OpenAiTts>(new OpenAiTts(std::move(params), std::move(*client)));
+  return std::unique_ptr<OpenAiTts>(new OpenAiTts(std::move(params), std::move(*http)));
 }
 
-OpenAiTts::OpenAiTts(OpenAiTtsParams params, std::unique_ptr<net::HttpClient> client)
-    : params_(std::move(params)), client_(std::move(client)) {
-  if (!params_.api_key.empty()) {
-    secrets_.push_back(params_.api_key);
-  }
-}
+OpenAiTts::OpenAiTts(OpenAiTtsParams params, http::ProviderHttp http)
+    : params_(std::move(params)), http_(std::move(http)) {}
 
 OpenAiTts::~OpenAiTts() = default;
 
@@ -70,31 +64,19 @@ tl::expected<std::string, ProviderError> OpenAiTts::request_body(const TtsReques
 
 tl::expected<TtsResult, ProviderError> OpenAiTts::synthesize(const TtsRequest& request,
                                                              const TtsChunkSink& sink) {
-  if (auto valid = validate_tts_request(request); !valid) {
-    return tl::unexpected(valid.error());
-  }
-  auto body = request_body(request);
+  auto body = http::checked_body(request, request_body(request), kWhat);
   if (!body) {
     return tl::unexpected(body.error());
   }
-  if (request.cancel.cancelled()) {
-    return tl::unexpected(make_error(ProviderErrorKind::cancelled, "openai TTS: cancelled"));
-  }
-  net::HttpRequest http_request;
-  http_request.method = "POST";
-  http_request.url = http::join_url(params_.base_url, "audio/speech");
-  http_request.headers = {{"Content-Type", "application/json"}};
-  if (!params_.api_key.empty()) {
-    http_request.headers.push_back({"Authorization", "Bearer " + params_.api_key});
-  }
-  http_request.body = std::move(*body);
-  http_request.timeouts.connect_ms =
-      static_cast<int>(std::min(params_.connect_timeout, request.timeout).count());
+  net::HttpRequest http_request = http::post_request(
+      http::join_url(params_.base_url, "audio/speech"), {{"Content-Type", "application/json"}},
+      std::move(*body), std::min(params_.connect_timeout, request.timeout));
+  http::add_bearer(http_request, params_.api_key);
 
   http::TtsHttpParams transfer;
   transfer.what = kWhat;
-  transfer.secrets = &secrets_;
-  return http::run_pcm_stream(*client_, std::move(http_request), request, sink,
+  transfer.secrets = &http_.secrets;
+  return http::run_pcm_stream(*http_.client, std::move(http_request), request, sink,
                               params_.sample_rate_hz, transfer);
 }
 

@@ -21,10 +21,6 @@
 #include <memory>
 #include <string>
 
-namespace pv::net {
-class HttpClient;
-}
-
 namespace pv::cascade {
 
 struct OpenAiTtsParams {
@@ -49,11 +45,10 @@ public:
   tl::expected<std::string, ProviderError> request_body(const TtsRequest& request) const;
 
 private:
-  OpenAiTts(OpenAiTtsParams params, std::unique_ptr<net::HttpClient> client);
+  OpenAiTts(OpenAiTtsParams params, http::ProviderHttp http);
 
   OpenAiTtsParams params_;
-  http::Secrets secrets_;
-  std::unique_ptr<net::HttpClient> client_;
+  http::ProviderHttp http_;
 };
 
 } // namespace pv::cascade

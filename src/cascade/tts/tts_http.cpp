@@ -39,6 +39,19 @@ bool content_type_is(const std::optional<net::HttpResponseHead>& head, std::stri
 
 } // namespace
 
+tl::expected<std::string, ProviderError> checked_body(const TtsRequest& request,
+                                                      tl::expected<std::string, ProviderError> body,
+                                                      std::string_view what) {
+  if (auto valid = validate_tts_request(request); !valid) {
+    return tl::unexpected(valid.error());
+  }
+  if (body && request.cancel.cancelled()) {
+    return tl::unexpected(
+        make_error(ProviderErrorKind::cancelled, std::string(what) + ": cancelled"));
+  }
+  return body;
+}
+
 tl::expected<TtsResult, ProviderError>
 run_pcm_stream(net::HttpClient& client, net::HttpRequest http_request, const TtsRequest& request,
                const TtsChunkSink& sink, int sample_rate_hz, const TtsHttpParams& params) {

@@ -30,6 +30,12 @@ struct TtsHttpParams {
   std::function<ProviderError(const net::HttpError&)> on_http_error;
 };
 
+// What synthesize() checks before any request, in this order: a valid request, then the
+// provider's `body` (its error, e.g. a foreign voice name, is returned), then no cancellation yet.
+tl::expected<std::string, ProviderError> checked_body(const TtsRequest& request,
+                                                      tl::expected<std::string, ProviderError> body,
+                                                      std::string_view what);
+
 tl::expected<TtsResult, ProviderError>
 run_pcm_stream(net::HttpClient& client, net::HttpRequest http_request, const TtsRequest& request,
                const TtsChunkSink& sink, int sample_rate_hz, const TtsHttpParams& params);

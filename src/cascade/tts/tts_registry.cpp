@@ -12,11 +12,7 @@ TtsRegistry builtin_tts_registry() {
   registry.add("flite", [](const config::TtsSettings& settings) -> TtsRegistry::Result {
     FliteParams params;
     params.voice = settings.flite_voice;
-    auto tts = FliteTts::create(params);
-    if (!tts) {
-      return tl::unexpected(tts.error());
-    }
-    return std::unique_ptr<TtsProvider>(std::move(*tts));
+    return TtsRegistry::upcast(FliteTts::create(params));
   });
   registry.add("openai", [](const config::TtsSettings& settings) -> TtsRegistry::Result {
     OpenAiTtsParams params;
@@ -24,22 +20,14 @@ TtsRegistry builtin_tts_registry() {
     params.api_key = settings.openai_api_key;
     params.model = settings.openai_model;
     params.voice = settings.openai_voice;
-    auto tts = OpenAiTts::create(std::move(params));
-    if (!tts) {
-      return tl::unexpected(tts.error());
-    }
-    return std::unique_ptr<TtsProvider>(std::move(*tts));
+    return TtsRegistry::upcast(OpenAiTts::create(std::move(params)));
   });
   registry.add("google", [](const config::TtsSettings& settings) -> TtsRegistry::Result {
     GoogleTtsParams params;
     params.base_url = settings.google_base_url;
     params.api_key = settings.google_api_key;
     params.voice = settings.google_voice;
-    auto tts = GoogleTts::create(std::move(params));
-    if (!tts) {
-      return tl::unexpected(tts.error());
-    }
-    return std::unique_ptr<TtsProvider>(std::move(*tts));
+    return TtsRegistry::upcast(GoogleTts::create(std::move(params)));
   });
   registry.add("azure", [](const config::TtsSettings& settings) -> TtsRegistry::Result {
     AzureTtsParams params;
@@ -48,11 +36,7 @@ TtsRegistry builtin_tts_registry() {
     params.api_key = settings.azure_key;
     params.voice = settings.azure_voice;
     params.output_format = settings.azure_output_format;
-    auto tts = AzureTts::create(std::move(params));
-    if (!tts) {
-      return tl::unexpected(tts.error());
-    }
-    return std::unique_ptr<TtsProvider>(std::move(*tts));
+    return TtsRegistry::upcast(AzureTts::create(std::move(params)));
   });
   return registry;
 }

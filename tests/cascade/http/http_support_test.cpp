@@ -84,6 +84,29 @@ TEST(HttpSupport, HttpErrorsMapToProviderKinds) {
   EXPECT_EQ(to_provider_error(c, "x", {}).kind, ProviderErrorKind::disconnected);
 }
 
+TEST(HttpSupport, ProviderHttpKeepsTheKeyAsASecretAndSendsABearerOnlyWhenSet) {
+  auto with_key = make_provider_http("test", "sk-test-secret-1");
+  ASSERT_TRUE(with_key);
+  EXPECT_NE(with_key->client, nullptr);
+  EXPECT_EQ(with_key->secrets, Secrets{"sk-test-secret-1"});
+  auto without_key = make_provider_http("test", "");
+  ASSERT_TRUE(without_key);
+  EXPECT_TRUE(without_key->secrets.empty());
+
+  net::HttpRequest request =
+      post_request("http://h/x", {{"Content-Type", "application/json"}}, "{}", 1500ms);
+  EXPECT_EQ(request.method, "POST");
+  EXPECT_EQ(request.url, "http://h/x");
+  EXPECT_EQ(request.body, "{}");
+  EXPECT_EQ(request.timeouts.connect_ms, 1500);
+  add_bearer(request, "");
+  EXPECT_EQ(request.headers.size(), 1u);
+  add_bearer(request, "k1");
+  ASSERT_EQ(request.headers.size(), 2u);
+  EXPECT_EQ(request.headers[1].name, "Authorization");
+  EXPECT_EQ(request.headers[1].value, "Bearer k1");
+}
+
 TEST(HttpSupport, PcmDecoderRejoinsSamplesSplitAtAnyByte) {
   const std::vector<int16_t> samples = {0, 1, -1, 32767, -32768, 0x1234, -2};
   const std::string bytes = testing::pcm_bytes(samples);
@@ -152,18 +175,19 @@ TEST(HttpStream, BufferOverflowEndsTheCallWithAProtocolError) {
     res.set_content(std::string(64 * 1024, 'b'), "application/octet-stream");
   });
   server.start();
-  auto client = make_client("test");
-  ASSERT_TRUE(client);
+  auto http = make_provider_http("test", "");
+  ASSERT_TRUE(http);
+  net::HttpClient& client = *http->client;
   net::HttpRequest request;
   request.url = server.url("/big");
   HttpStreamParams params;
   params.max_buffered_bytes = 1000;
-  HttpStream stream(**client, request, params);
+  HttpStream stream(client, request, params);
   // Do not drain: wait (bounded) until the HTTP worker has finished the call.
-  for (int i = 0; i < 2000 && (*client)->active_calls() > 0; ++i) {
+  for (int i = 0; i < 2000 && client.active_calls() > 0; ++i) {
     std::this_thread::sleep_for(5ms);
   }
-  ASSERT_EQ((*client)->active_calls(), 0u);
+  ASSERT_EQ(client.active_calls(), 0u);
   std::string bytes;
   auto first = stream.wait(bytes, Clock::now() + kWait, CancelToken{});
   // Whatever fit in the buffer is handed out first, then the failure.
@@ -182,12 +206,13 @@ TEST(HttpStream, CancellationWinsOverPendingBytes) {
     res.set_content("some bytes", "text/plain");
   });
   server.start();
-  auto client = make_client("test");
-  ASSERT_TRUE(client);
+  auto http = make_provider_http("test", "");
+  ASSERT_TRUE(http);
+  net::HttpClient& client = *http->client;
   net::HttpRequest request;
   request.url = server.url("/small");
-  HttpStream stream(**client, request);
-  for (int i = 0; i < 2000 && (*client)->active_calls() > 0; ++i) {
+  HttpStream stream(client, request);
+  for (int i = 0; i < 2000 && client.active_calls() > 0; ++i) {
     std::this_thread::sleep_for(5ms);
   }
   CancelSource cancel;
