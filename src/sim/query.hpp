@@ -2,8 +2,9 @@
 // Query-string decoding the way the real PersonaPlex server sees it (aiohttp's request.query,
 // built by yarl: parse_qsl with keep_blank_values): pairs split on '&', key and value split on the
 // first '=', a piece without '=' is a key with an empty value, empty pieces are skipped, '+' is a
-// space and %XX is a byte (an invalid escape is kept literally). Keys are decoded too, so
-// "se%65d" is "seed". Lookups return the first value of a repeated key, as MultiDict does.
+// space and %XX is a byte (an invalid escape is kept literally; net::percent_decode does exactly
+// this). Keys are decoded too, so "se%65d" is "seed". Lookups return the first value of a
+// repeated key, as MultiDict does.
 //
 // Stateless; callable from any thread.
 
@@ -14,9 +15,6 @@
 #include <vector>
 
 namespace pv::sim {
-
-// '+' -> ' ', %XX -> byte; malformed escapes stay as they are.
-std::string form_decode(std::string_view text);
 
 class QueryParams {
 public:

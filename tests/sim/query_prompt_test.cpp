@@ -16,13 +16,16 @@
 namespace pv::sim {
 namespace {
 
-TEST(FormDecode, PlusIsSpaceAndPercentEscapesAreBytes) {
-  EXPECT_EQ(form_decode("a+b%20c"), "a b c");
-  EXPECT_EQ(form_decode("1%2B1"), "1+1");
-  EXPECT_EQ(form_decode("%E2%96%81x"), "\xE2\x96\x81x"); // UTF-8 bytes pass through
-  EXPECT_EQ(form_decode("100%"), "100%");                // incomplete escape kept
-  EXPECT_EQ(form_decode("%zz%4"), "%zz%4");              // invalid escapes kept
-  EXPECT_EQ(form_decode("%41%62"), "Ab");
+TEST(QueryParams, PlusIsSpaceAndPercentEscapesAreBytes) {
+  const auto value = [](std::string_view encoded) {
+    return QueryParams::parse("k=" + std::string(encoded)).get("k");
+  };
+  EXPECT_EQ(value("a+b%20c"), "a b c");
+  EXPECT_EQ(value("1%2B1"), "1+1");
+  EXPECT_EQ(value("%E2%96%81x"), "\xE2\x96\x81x"); // UTF-8 bytes pass through
+  EXPECT_EQ(value("100%"), "100%");                // incomplete escape kept
+  EXPECT_EQ(value("%zz%4"), "%zz%4");              // invalid escapes kept
+  EXPECT_EQ(value("%41%62"), "Ab");
 }
 
 TEST(QueryParams, ParsesLikeParseQslWithBlankValues) {
