@@ -5,6 +5,7 @@
 #include "cascade/memory.hpp"
 #include "cascade/personas.hpp"
 #include "cascade/prompts.hpp"
+#include "cascade/vad_segmenter.hpp"
 #include "personaplex/backend.hpp"
 
 namespace pv::agent {
@@ -25,17 +26,6 @@ personaplex::PromptBuilder persona_prompt_builder(const config::Settings& settin
                                              cascade::PromptBudgetUnit::url_encoded_bytes)
         .text;
   };
-}
-
-audio::VadSegmenterParams vad_params(const config::VadSettings& vad) {
-  audio::VadSegmenterParams params;
-  params.aggressiveness = vad.aggressiveness;
-  params.energy_threshold = vad.energy_threshold;
-  params.silence_ms = vad.silence_ms;
-  params.preroll_ms = vad.preroll_ms;
-  params.min_speech_ms = vad.min_speech_ms;
-  params.max_segment_ms = vad.max_segment_ms;
-  return params;
 }
 
 // The ASR/LLM/TTS cascade, as the main backend or as PersonaPlex's fallback
@@ -106,7 +96,7 @@ tl::expected<Backends, std::string> make_backends(const config::Settings& settin
       options->prompt = persona_prompt_builder(settings);
       options->prompt_variable = "PERSONA_ID";
     }
-    options->vad = vad_params(settings.cascade.vad);
+    options->vad = cascade::segmenter_params_from(settings.cascade.vad);
     backends.primary = personaplex::make_backend(std::move(*options));
     if (settings.personaplex.fallback_to_llm) {
       auto fallback = make_cascade_fallback(settings);
