@@ -14,10 +14,9 @@ namespace {
 using namespace std::chrono_literals;
 using nlohmann::json;
 using pv::test::Gate;
-using pv::test::LocalHttpServer;
-using testing::kWait;
+using testing::CancelOnGate;
+using testing::llm_request;
 using testing::LogCapture;
-using testing::RequestLog;
 using testing::sse;
 using testing::wait_gate;
 using testing::write_text;
@@ -84,21 +83,13 @@ std::string whole_reply(const std::vector<std::string>& pieces,
   return out + block_stop() + message_delta(stop_reason) + message_stop();
 }
 
-class AnthropicLlmTest : public ::testing::Test {
+class AnthropicLlmTest : public testing::FakeApiTest {
 protected:
-  void TearDown() override {
-    release_.open();
-    server_.stop();
-  }
-
-  void serve(std::function<void(const httplib::Request&, httplib::Response&)> handler) {
-    server_.http().Post("/v1/messages",
-                        [this, handler](const httplib::Request& req, httplib::Response& res) {
-                          log_.add(req);
-                          res.set_header("request-id", "req_test");
-                          handler(req, res);
-                        });
-    server_.start();
+  void serve(Handler handler) {
+    serve_post("/v1/messages", [handler](const httplib::Request& req, httplib::Response& res) {
+      res.set_header("request-id", "req_test");
+      handler(req, res);
+    });
   }
 
   std::unique_ptr<AnthropicLlm> make(const std::string& key = kKey,
@@ -108,21 +99,18 @@ protected:
     params.api_key = key;
     params.model = "claude-test";
     params.idle_timeout = idle;
-    auto llm = AnthropicLlm::create(params);
-    EXPECT_TRUE(llm) << llm.error().message;
-    return llm ? std::move(*llm) : nullptr;
+    return testing::created(AnthropicLlm::create(params));
   }
 
-  static LlmRequest request() {
-    LlmRequest r;
-    r.messages = {{Role::system, "You are a co-host."},
-                  {Role::user, "Hi there"},
-                  {Role::assistant, "Hello!"},
-                  {Role::user, "Tell me a joke"}};
-    r.max_tokens = 64;
-    r.first_token_timeout = 5000ms;
-    r.total_timeout = 10000ms;
-    return r;
+  // One generate() of llm_request() on a provider from make(key, idle), into `pieces`.
+  tl::expected<LlmResult, ProviderError> generate(std::vector<std::string>& pieces,
+                                                  const std::string& key = kKey,
+                                                  std::chrono::milliseconds idle = 5000ms) {
+    auto llm = make(key, idle);
+    if (!llm) {
+      return tl::unexpected(make_error(ProviderErrorKind::internal, "no provider"));
+    }
+    return llm->generate(llm_request(), collect(pieces));
   }
 
   static TokenSink collect(std::vector<std::string>& pieces) {
@@ -131,10 +119,6 @@ protected:
       return true;
     };
   }
-
-  Gate release_;
-  LocalHttpServer server_;
-  RequestLog log_;
 };
 
 TEST_F(AnthropicLlmTest, StreamsTextDeltasIncrementallyAndSendsTheRightRequest) {
@@ -159,7 +143,7 @@ TEST_F(AnthropicLlmTest, StreamsTextDeltasIncrementallyAndSendsTheRightRequest) 
   auto llm = make();
   ASSERT_TRUE(llm);
   std::vector<std::string> pieces;
-  auto result = llm->generate(request(), [&](std::string_view piece) {
+  auto result = llm->generate(llm_request(), [&](std::string_view piece) {
     pieces.emplace_back(piece);
     delivered[pieces.size() - 1].open();
     return true;
@@ -224,7 +208,7 @@ TEST_F(AnthropicLlmTest, NoKeyNoHeader) {
   auto llm = make("");
   ASSERT_TRUE(llm);
   std::vector<std::string> pieces;
-  ASSERT_TRUE(llm->generate(request(), collect(pieces)));
+  ASSERT_TRUE(llm->generate(llm_request(), collect(pieces)));
   EXPECT_FALSE(log_.last().has_header("x-api-key"));
   EXPECT_EQ(log_.last().header("anthropic-version"), "2023-06-01");
 }
@@ -233,10 +217,8 @@ TEST_F(AnthropicLlmTest, StopReasonMaxTokens) {
   serve([](const httplib::Request&, httplib::Response& res) {
     res.set_content(whole_reply({"cut", " short"}, "max_tokens"), kEventStream);
   });
-  auto llm = make();
-  ASSERT_TRUE(llm);
   std::vector<std::string> pieces;
-  auto result = llm->generate(request(), collect(pieces));
+  auto result = generate(pieces);
   ASSERT_TRUE(result) << result.error().message;
   EXPECT_EQ(result->finish, FinishReason::max_tokens);
   EXPECT_EQ(result->text, "cut short");
@@ -255,10 +237,8 @@ TEST_F(AnthropicLlmTest, UnknownEventsAndOtherDeltaTypesAreIgnored) {
     body += block_start() + text_delta("visible") + block_stop() + message_delta() + message_stop();
     res.set_content(body, kEventStream);
   });
-  auto llm = make();
-  ASSERT_TRUE(llm);
   std::vector<std::string> pieces;
-  auto result = llm->generate(request(), collect(pieces));
+  auto result = generate(pieces);
   ASSERT_TRUE(result) << result.error().message;
   EXPECT_EQ(pieces, (std::vector<std::string>{"visible"}));
 }
@@ -269,10 +249,8 @@ TEST_F(AnthropicLlmTest, OverloadedErrorEventMidStreamIsRateLimitedAfterTheTextS
                         error_event("overloaded_error", "Overloaded"),
                     kEventStream);
   });
-  auto llm = make();
-  ASSERT_TRUE(llm);
   std::vector<std::string> pieces;
-  auto result = llm->generate(request(), collect(pieces));
+  auto result = generate(pieces);
   ASSERT_FALSE(result);
   EXPECT_EQ(result.error().kind, ProviderErrorKind::rate_limited) << result.error().message;
   EXPECT_TRUE(result.error().retryable);
@@ -285,10 +263,8 @@ TEST_F(AnthropicLlmTest, ApiErrorEventIsHttp) {
     res.set_content(message_start() + error_event("api_error", "Internal server error"),
                     kEventStream);
   });
-  auto llm = make();
-  ASSERT_TRUE(llm);
   std::vector<std::string> pieces;
-  auto result = llm->generate(request(), collect(pieces));
+  auto result = generate(pieces);
   ASSERT_FALSE(result);
   EXPECT_EQ(result.error().kind, ProviderErrorKind::http) << result.error().message;
   EXPECT_NE(result.error().message.find("Internal server error"), std::string::npos);
@@ -320,7 +296,7 @@ TEST_F(AnthropicLlmTest, HttpStatusesAreTyped) {
   for (std::size_t i = 0; i < cases.size(); ++i) {
     index = i;
     std::vector<std::string> pieces;
-    auto result = llm->generate(request(), collect(pieces));
+    auto result = llm->generate(llm_request(), collect(pieces));
     ASSERT_FALSE(result) << cases[i].status;
     EXPECT_EQ(result.error().kind, cases[i].kind) << cases[i].status << result.error().message;
     EXPECT_EQ(result.error().http_status, cases[i].status);
@@ -340,10 +316,8 @@ TEST_F(AnthropicLlmTest, RateLimitedCarriesRetryAfter) {
     res.set_content(error_body("rate_limit_error", "Number of request tokens has exceeded"),
                     "application/json");
   });
-  auto llm = make();
-  ASSERT_TRUE(llm);
   std::vector<std::string> pieces;
-  auto result = llm->generate(request(), collect(pieces));
+  auto result = generate(pieces);
   ASSERT_FALSE(result);
   EXPECT_EQ(result.error().kind, ProviderErrorKind::rate_limited);
   ASSERT_TRUE(result.error().retry_after);
@@ -364,7 +338,7 @@ TEST_F(AnthropicLlmTest, PingsAreNotProgressBeforeTheFirstToken) {
   });
   auto llm = make();
   ASSERT_TRUE(llm);
-  LlmRequest r = request();
+  LlmRequest r = llm_request();
   r.first_token_timeout = 300ms;
   std::vector<std::string> pieces;
   auto result = llm->generate(r, collect(pieces));
@@ -384,10 +358,8 @@ TEST_F(AnthropicLlmTest, StallMidStreamIsATimeout) {
       return false;
     });
   });
-  auto llm = make(kKey, 300ms);
-  ASSERT_TRUE(llm);
   std::vector<std::string> pieces;
-  auto result = llm->generate(request(), collect(pieces));
+  auto result = generate(pieces, kKey, 300ms);
   ASSERT_FALSE(result);
   EXPECT_EQ(result.error().kind, ProviderErrorKind::timeout) << result.error().message;
   EXPECT_EQ(pieces, (std::vector<std::string>{"Once"}));
@@ -400,10 +372,8 @@ TEST_F(AnthropicLlmTest, DisconnectMidStreamDeliversTheTextSoFar) {
       return false;
     });
   });
-  auto llm = make();
-  ASSERT_TRUE(llm);
   std::vector<std::string> pieces;
-  auto result = llm->generate(request(), collect(pieces));
+  auto result = generate(pieces);
   ASSERT_FALSE(result);
   EXPECT_EQ(result.error().kind, ProviderErrorKind::disconnected) << result.error().message;
   EXPECT_EQ(pieces, (std::vector<std::string>{"One", " two"}));
@@ -413,10 +383,8 @@ TEST_F(AnthropicLlmTest, EndWithoutMessageStopOrStopReasonIsADisconnect) {
   serve([](const httplib::Request&, httplib::Response& res) {
     res.set_content(message_start() + block_start() + text_delta("half"), kEventStream);
   });
-  auto llm = make();
-  ASSERT_TRUE(llm);
   std::vector<std::string> pieces;
-  auto result = llm->generate(request(), collect(pieces));
+  auto result = generate(pieces);
   ASSERT_FALSE(result);
   EXPECT_EQ(result.error().kind, ProviderErrorKind::disconnected) << result.error().message;
 }
@@ -436,16 +404,9 @@ TEST_F(AnthropicLlmTest, CancelFromAnotherThreadMidStream) {
   });
   auto llm = make();
   ASSERT_TRUE(llm);
-  CancelSource cancel;
-  LlmRequest r = request();
-  r.cancel = cancel.token();
-  std::optional<std::chrono::steady_clock::time_point> cancelled_at;
-  std::thread canceller([&] {
-    if (first_seen.wait_for(kWait)) {
-      cancelled_at = std::chrono::steady_clock::now();
-      cancel.cancel();
-    }
-  });
+  CancelOnGate canceller(first_seen);
+  LlmRequest r = llm_request();
+  r.cancel = canceller.token();
   std::vector<std::string> pieces;
   auto result = llm->generate(r, [&](std::string_view piece) {
     pieces.emplace_back(piece);
@@ -453,7 +414,7 @@ TEST_F(AnthropicLlmTest, CancelFromAnotherThreadMidStream) {
     return true;
   });
   const auto returned_at = std::chrono::steady_clock::now();
-  canceller.join();
+  const auto cancelled_at = canceller.join();
   ASSERT_FALSE(result);
   EXPECT_EQ(result.error().kind, ProviderErrorKind::cancelled) << result.error().message;
   ASSERT_TRUE(cancelled_at);
@@ -469,10 +430,8 @@ TEST_F(AnthropicLlmTest, MalformedEventIsAProtocolError) {
                         message_stop(),
                     kEventStream);
   });
-  auto llm = make();
-  ASSERT_TRUE(llm);
   std::vector<std::string> pieces;
-  auto result = llm->generate(request(), collect(pieces));
+  auto result = generate(pieces);
   ASSERT_FALSE(result);
   EXPECT_EQ(result.error().kind, ProviderErrorKind::protocol) << result.error().message;
   EXPECT_EQ(pieces, (std::vector<std::string>{"a"}));
@@ -482,10 +441,8 @@ TEST_F(AnthropicLlmTest, NotJsonIsAProtocolError) {
   serve([](const httplib::Request&, httplib::Response& res) {
     res.set_content(message_start() + sse("<html>", "content_block_delta"), kEventStream);
   });
-  auto llm = make();
-  ASSERT_TRUE(llm);
   std::vector<std::string> pieces;
-  auto result = llm->generate(request(), collect(pieces));
+  auto result = generate(pieces);
   ASSERT_FALSE(result);
   EXPECT_EQ(result.error().kind, ProviderErrorKind::protocol) << result.error().message;
 }
@@ -504,7 +461,7 @@ TEST_F(AnthropicLlmTest, BuiltinRegistryMakesItFromSettings) {
   ASSERT_TRUE(llm) << llm.error().message;
   EXPECT_EQ((*llm)->name(), "anthropic");
   std::vector<std::string> pieces;
-  auto result = (*llm)->generate(request(), collect(pieces));
+  auto result = (*llm)->generate(llm_request(), collect(pieces));
   ASSERT_TRUE(result) << result.error().message;
   EXPECT_EQ(result->text, "registered");
   EXPECT_EQ(log_.last().json()["model"], "claude-3-5-haiku-latest");

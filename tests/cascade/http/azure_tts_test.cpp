@@ -14,31 +14,17 @@ namespace pv::cascade {
 namespace {
 
 using namespace std::chrono_literals;
-using pv::test::Gate;
-using pv::test::LocalHttpServer;
 using testing::kWait;
 using testing::LogCapture;
 using testing::pcm_bytes;
-using testing::RequestLog;
 using testing::TtsRecorder;
 using testing::write_text;
 
 constexpr const char* kKey = "0123456789abcdef0123456789abcdef";
 
-class AzureTtsTest : public ::testing::Test {
+class AzureTtsTest : public testing::FakeApiTest {
 protected:
-  void TearDown() override {
-    release_.open();
-    server_.stop();
-  }
-  void serve(std::function<void(const httplib::Request&, httplib::Response&)> handler) {
-    server_.http().Post("/cognitiveservices/v1",
-                        [this, handler](const httplib::Request& req, httplib::Response& res) {
-                          log_.add(req);
-                          handler(req, res);
-                        });
-    server_.start();
-  }
+  void serve(Handler handler) { serve_post("/cognitiveservices/v1", std::move(handler)); }
   // Answers like Azure: raw PCM in the format the request's X-Microsoft-OutputFormat names,
   // written in a few chunks.
   void serve_ramp(const std::vector<int16_t>& samples) {
@@ -61,20 +47,11 @@ protected:
     params.api_key = kKey;
     params.voice = "en-US-JennyNeural";
     params.output_format = format;
-    auto tts = AzureTts::create(params);
-    EXPECT_TRUE(tts) << tts.error().message;
-    return tts ? std::move(*tts) : nullptr;
+    return testing::created(AzureTts::create(params));
   }
   static TtsRequest request(const std::string& text = "Good evening.") {
-    TtsRequest r;
-    r.text = text;
-    r.timeout = 10000ms;
-    return r;
+    return testing::tts_request(text);
   }
-
-  Gate release_;
-  LocalHttpServer server_;
-  RequestLog log_;
 };
 
 TEST_F(AzureTtsTest, Streams24kHzChunksTaggedWithTheirRateAndSendsTheRightRequest) {

@@ -130,11 +130,100 @@ inline std::string pcm_bytes(const std::vector<int16_t>& samples) {
 
 } // namespace pv::cascade::testing
 
+#include "cascade/cancel.hpp"
+#include "cascade/llm/llm_provider.hpp"
 #include "cascade/tts/tts_provider.hpp"
 
 #include <functional>
+#include <optional>
+#include <thread>
 
 namespace pv::cascade::testing {
+
+// What every provider test shares: a fake API server with one POST endpoint, the log of what it
+// received, and a gate that stalled handlers wait on (opened in TearDown, so no handler outlives
+// the test).
+class FakeApiTest : public ::testing::Test {
+protected:
+  using Handler = std::function<void(const httplib::Request&, httplib::Response&)>;
+
+  void TearDown() override {
+    release_.open();
+    server_.stop();
+  }
+
+  // Registers `handler` for POST `path` (recording every request) and starts the server.
+  void serve_post(const std::string& path, Handler handler) {
+    server_.http().Post(path, [this, handler](const httplib::Request& req, httplib::Response& res) {
+      log_.add(req);
+      handler(req, res);
+    });
+    server_.start();
+  }
+
+  pv::test::Gate release_;
+  pv::test::LocalHttpServer server_;
+  RequestLog log_;
+};
+
+// The provider a create() made, or null after failing the test with the error.
+template <class Provider>
+std::unique_ptr<Provider> created(tl::expected<std::unique_ptr<Provider>, ProviderError> made) {
+  EXPECT_TRUE(made) << made.error().message;
+  return made ? std::move(*made) : nullptr;
+}
+
+// Cancels from another thread once `trigger` opens (a bounded wait) and notes when, so a test can
+// bound how long the provider took to return after the cancellation.
+class CancelOnGate {
+public:
+  using TimePoint = std::chrono::steady_clock::time_point;
+
+  explicit CancelOnGate(pv::test::Gate& trigger)
+      : thread_([this, &trigger] {
+          if (trigger.wait_for(kWait)) {
+            cancelled_at_ = std::chrono::steady_clock::now();
+            source_.cancel();
+          }
+        }) {}
+  ~CancelOnGate() { join(); }
+  CancelOnGate(const CancelOnGate&) = delete;
+  CancelOnGate& operator=(const CancelOnGate&) = delete;
+
+  CancelToken token() const { return source_.token(); }
+  // Waits for the thread; when it cancelled (nullopt: the trigger never opened).
+  std::optional<TimePoint> join() {
+    if (thread_.joinable()) {
+      thread_.join();
+    }
+    return cancelled_at_;
+  }
+
+private:
+  CancelSource source_;
+  std::optional<TimePoint> cancelled_at_;
+  std::thread thread_; // last: starts once the members it uses exist
+};
+
+// A four-message conversation with generous deadlines.
+inline LlmRequest llm_request() {
+  LlmRequest r;
+  r.messages = {{Role::system, "You are a co-host."},
+                {Role::user, "Hi there"},
+                {Role::assistant, "Hello!"},
+                {Role::user, "Tell me a joke"}};
+  r.max_tokens = 64;
+  r.first_token_timeout = 5000ms;
+  r.total_timeout = 10000ms;
+  return r;
+}
+
+inline TtsRequest tts_request(const std::string& text) {
+  TtsRequest r;
+  r.text = text;
+  r.timeout = 10000ms;
+  return r;
+}
 
 // Records what a TTS sink receives (on the synthesize() caller's thread).
 struct TtsRecorder {

@@ -20,10 +20,8 @@ namespace {
 using namespace std::chrono_literals;
 using nlohmann::json;
 using pv::test::Gate;
-using pv::test::LocalHttpServer;
 using testing::kWait;
 using testing::LogCapture;
-using testing::RequestLog;
 using testing::TtsRecorder;
 
 constexpr const char* kKey = "AIzaSyTEST-SECRET-0123456789abcdefghi";
@@ -55,39 +53,19 @@ std::string google_error(int code, const std::string& status, const std::string&
   return json{{"error", error}}.dump();
 }
 
-class GoogleTtsTest : public ::testing::Test {
+class GoogleTtsTest : public testing::FakeApiTest {
 protected:
-  void TearDown() override {
-    release_.open();
-    server_.stop();
-  }
-  void serve(std::function<void(const httplib::Request&, httplib::Response&)> handler) {
-    server_.http().Post("/v1/text:synthesize",
-                        [this, handler](const httplib::Request& req, httplib::Response& res) {
-                          log_.add(req);
-                          handler(req, res);
-                        });
-    server_.start();
-  }
+  void serve(Handler handler) { serve_post("/v1/text:synthesize", std::move(handler)); }
   std::unique_ptr<GoogleTts> make() {
     GoogleTtsParams params;
     params.base_url = server_.url("");
     params.api_key = kKey;
     params.voice = "en-US-Neural2-D";
-    auto tts = GoogleTts::create(params);
-    EXPECT_TRUE(tts) << tts.error().message;
-    return tts ? std::move(*tts) : nullptr;
+    return testing::created(GoogleTts::create(params));
   }
   static TtsRequest request(const std::string& text = "Welcome to the show.") {
-    TtsRequest r;
-    r.text = text;
-    r.timeout = 10000ms;
-    return r;
+    return testing::tts_request(text);
   }
-
-  Gate release_;
-  LocalHttpServer server_;
-  RequestLog log_;
 };
 
 TEST_F(GoogleTtsTest, WavHeaderIsParsedNeverPlayedAndItsRateIsUsed) {
@@ -280,14 +258,9 @@ TEST_F(GoogleTtsTest, CancelWhileWaitingAndBetweenChunks) {
   auto tts = make();
   ASSERT_TRUE(tts);
   {
-    CancelSource cancel;
+    testing::CancelOnGate canceller(arrived);
     TtsRequest r = request();
-    r.cancel = cancel.token();
-    std::thread canceller([&] {
-      if (arrived.wait_for(kWait)) {
-        cancel.cancel();
-      }
-    });
+    r.cancel = canceller.token();
     TtsRecorder rec;
     auto result = tts->synthesize(r, rec.sink());
     canceller.join();

@@ -15,29 +15,16 @@ namespace {
 using namespace std::chrono_literals;
 using nlohmann::json;
 using pv::test::Gate;
-using pv::test::LocalHttpServer;
+using testing::CancelOnGate;
 using testing::kWait;
 using testing::LogCapture;
-using testing::RequestLog;
 using testing::write_text;
 
 constexpr const char* kKey = "sk-asr-SECRET0123456789abcdefghij";
 
-class OpenAiAsrTest : public ::testing::Test {
+class OpenAiAsrTest : public testing::FakeApiTest {
 protected:
-  void TearDown() override {
-    release_.open();
-    server_.stop();
-  }
-
-  void serve(std::function<void(const httplib::Request&, httplib::Response&)> handler) {
-    server_.http().Post("/v1/audio/transcriptions",
-                        [this, handler](const httplib::Request& req, httplib::Response& res) {
-                          log_.add(req);
-                          handler(req, res);
-                        });
-    server_.start();
-  }
+  void serve(Handler handler) { serve_post("/v1/audio/transcriptions", std::move(handler)); }
   void answer_text(const std::string& text) {
     serve([text](const httplib::Request&, httplib::Response& res) {
       res.set_content(json{{"text", text}}.dump(), "application/json");
@@ -49,9 +36,7 @@ protected:
     params.base_url = server_.url("/v1");
     params.api_key = key;
     params.model = "whisper-test";
-    auto asr = OpenAiAsr::create(params);
-    EXPECT_TRUE(asr) << asr.error().message;
-    return asr ? std::move(*asr) : nullptr;
+    return testing::created(OpenAiAsr::create(params));
   }
 
   // Runs one utterance: pushes `pcm` in 20 ms pieces, then finish().
@@ -70,10 +55,6 @@ protected:
     }
     return (*session)->finish();
   }
-
-  Gate release_;
-  LocalHttpServer server_;
-  RequestLog log_;
 };
 
 TEST_F(OpenAiAsrTest, UploadsTheExactAudioAsWavMultipartAndReturnsTheText) {
@@ -230,19 +211,12 @@ TEST_F(OpenAiAsrTest, CancelFromAnotherThreadDuringFinish) {
   });
   auto asr = make();
   ASSERT_TRUE(asr);
-  CancelSource cancel;
+  CancelOnGate canceller(request_arrived);
   AsrUtteranceParams params;
-  params.cancel = cancel.token();
-  std::optional<std::chrono::steady_clock::time_point> cancelled_at;
-  std::thread canceller([&] {
-    if (request_arrived.wait_for(kWait)) {
-      cancelled_at = std::chrono::steady_clock::now();
-      cancel.cancel();
-    }
-  });
+  params.cancel = canceller.token();
   auto transcript = transcribe(*asr, testsupport::make_sine(16000, 300.0, 0.2, 3200), params);
   const auto returned_at = std::chrono::steady_clock::now();
-  canceller.join();
+  const auto cancelled_at = canceller.join();
   ASSERT_FALSE(transcript);
   EXPECT_EQ(transcript.error().kind, ProviderErrorKind::cancelled) << transcript.error().message;
   ASSERT_TRUE(cancelled_at);

@@ -15,9 +15,10 @@ using namespace std::chrono_literals;
 using nlohmann::json;
 using pv::test::Gate;
 using pv::test::LocalHttpServer;
+using testing::CancelOnGate;
 using testing::kWait;
+using testing::llm_request;
 using testing::LogCapture;
-using testing::RequestLog;
 using testing::sse;
 using testing::wait_gate;
 using testing::write_text;
@@ -61,22 +62,9 @@ struct Pieces {
   }
 };
 
-class OpenAiLlmTest : public ::testing::Test {
+class OpenAiLlmTest : public testing::FakeApiTest {
 protected:
-  void TearDown() override {
-    release_.open();
-    server_.stop();
-  }
-
-  // Registers `handler` for the chat endpoint (recording every request) and starts the server.
-  void serve(std::function<void(const httplib::Request&, httplib::Response&)> handler) {
-    server_.http().Post("/v1/chat/completions",
-                        [this, handler](const httplib::Request& req, httplib::Response& res) {
-                          log_.add(req);
-                          handler(req, res);
-                        });
-    server_.start();
-  }
+  void serve(Handler handler) { serve_post("/v1/chat/completions", std::move(handler)); }
 
   std::unique_ptr<OpenAiLlm> make(const std::string& key = "",
                                   std::chrono::milliseconds idle = 5000ms) {
@@ -85,21 +73,17 @@ protected:
     params.api_key = key;
     params.model = "test-model";
     params.idle_timeout = idle;
-    auto llm = OpenAiLlm::create(params);
-    EXPECT_TRUE(llm) << llm.error().message;
-    return llm ? std::move(*llm) : nullptr;
+    return testing::created(OpenAiLlm::create(params));
   }
 
-  static LlmRequest request() {
-    LlmRequest r;
-    r.messages = {{Role::system, "You are a co-host."},
-                  {Role::user, "Hi there"},
-                  {Role::assistant, "Hello!"},
-                  {Role::user, "Tell me a joke"}};
-    r.max_tokens = 64;
-    r.first_token_timeout = 5000ms;
-    r.total_timeout = 10000ms;
-    return r;
+  // One generate() of llm_request() on a provider from make(key, idle), into `pieces`.
+  tl::expected<LlmResult, ProviderError> generate(Pieces& pieces, const std::string& key = "",
+                                                  std::chrono::milliseconds idle = 5000ms) {
+    auto llm = make(key, idle);
+    if (!llm) {
+      return tl::unexpected(make_error(ProviderErrorKind::internal, "no provider"));
+    }
+    return llm->generate(llm_request(), collect(pieces));
   }
 
   static TokenSink collect(Pieces& pieces) {
@@ -108,10 +92,6 @@ protected:
       return true;
     };
   }
-
-  Gate release_; // stalled handlers wait on it (opened in TearDown)
-  LocalHttpServer server_;
-  RequestLog log_;
 };
 
 TEST_F(OpenAiLlmTest, StreamsTokensIncrementallyInOrderAndSendsTheRightRequest) {
@@ -139,7 +119,7 @@ TEST_F(OpenAiLlmTest, StreamsTokensIncrementallyInOrderAndSendsTheRightRequest) 
   auto llm = make();
   ASSERT_TRUE(llm);
   Pieces pieces;
-  auto result = llm->generate(request(), [&](std::string_view piece) {
+  auto result = llm->generate(llm_request(), [&](std::string_view piece) {
     pieces.list.emplace_back(piece);
     delivered[pieces.list.size() - 1].open();
     return true;
@@ -183,10 +163,8 @@ TEST_F(OpenAiLlmTest, SendsTheKeyAsBearerWhenConfiguredAndNeverLogsIt) {
     res.set_content(token("ok") + stop_chunk() + kDone, kEventStream);
   });
   LogCapture logs;
-  auto llm = make(kKey);
-  ASSERT_TRUE(llm);
   Pieces pieces;
-  auto result = llm->generate(request(), collect(pieces));
+  auto result = generate(pieces, kKey);
   ASSERT_TRUE(result) << result.error().message;
   EXPECT_EQ(result->text, "ok");
   EXPECT_EQ(log_.last().header("Authorization"), std::string("Bearer ") + kKey);
@@ -206,10 +184,8 @@ TEST_F(OpenAiLlmTest, RejectedKeyIsAnAuthErrorThatNeverContainsTheKey) {
                     "application/json; charset=utf-8");
   });
   LogCapture logs;
-  auto llm = make(kKey);
-  ASSERT_TRUE(llm);
   Pieces pieces;
-  auto result = llm->generate(request(), collect(pieces));
+  auto result = generate(pieces, kKey);
   ASSERT_FALSE(result);
   EXPECT_EQ(result.error().kind, ProviderErrorKind::auth) << result.error().message;
   EXPECT_EQ(result.error().http_status, 401);
@@ -224,10 +200,8 @@ TEST_F(OpenAiLlmTest, FinishReasonLengthMeansMaxTokens) {
   serve([](const httplib::Request&, httplib::Response& res) {
     res.set_content(role_chunk() + token("a b c") + stop_chunk("length") + kDone, kEventStream);
   });
-  auto llm = make();
-  ASSERT_TRUE(llm);
   Pieces pieces;
-  auto result = llm->generate(request(), collect(pieces));
+  auto result = generate(pieces);
   ASSERT_TRUE(result) << result.error().message;
   EXPECT_EQ(result->finish, FinishReason::max_tokens);
   EXPECT_EQ(result->text, "a b c");
@@ -249,10 +223,8 @@ TEST_F(OpenAiLlmTest, PiecesKeepTheirOwnWhitespaceAndUtf8SplitAcrossWrites) {
       return true;
     });
   });
-  auto llm = make();
-  ASSERT_TRUE(llm);
   Pieces pieces;
-  auto result = llm->generate(request(), collect(pieces));
+  auto result = generate(pieces);
   ASSERT_TRUE(result) << result.error().message;
   EXPECT_EQ(pieces.list, (std::vector<std::string>{" caf\xC3\xA9 \n ok", "  "}));
   EXPECT_EQ(result->text, " caf\xC3\xA9 \n ok  ");
@@ -273,7 +245,7 @@ TEST_F(OpenAiLlmTest, SlowFirstTokenIsAFirstTokenTimeoutEvenWithKeepAlives) {
   });
   auto llm = make();
   ASSERT_TRUE(llm);
-  LlmRequest r = request();
+  LlmRequest r = llm_request();
   r.first_token_timeout = 300ms;
   Pieces pieces;
   const auto start = std::chrono::steady_clock::now();
@@ -294,7 +266,7 @@ TEST_F(OpenAiLlmTest, HeadersThatNeverComeAreAFirstTokenTimeout) {
   });
   auto llm = make();
   ASSERT_TRUE(llm);
-  LlmRequest r = request();
+  LlmRequest r = llm_request();
   r.first_token_timeout = 300ms;
   Pieces pieces;
   auto result = llm->generate(r, collect(pieces));
@@ -318,7 +290,7 @@ TEST_F(OpenAiLlmTest, StallMidStreamIsAnIdleTimeoutAfterTheTokensSoFar) {
   ASSERT_TRUE(llm);
   Pieces pieces;
   const auto start = std::chrono::steady_clock::now();
-  auto result = llm->generate(request(), collect(pieces));
+  auto result = llm->generate(llm_request(), collect(pieces));
   ASSERT_FALSE(result);
   EXPECT_EQ(result.error().kind, ProviderErrorKind::timeout) << result.error().message;
   EXPECT_NE(result.error().message.find("stalled"), std::string::npos) << result.error().message;
@@ -335,7 +307,7 @@ TEST_F(OpenAiLlmTest, TotalTimeoutWhileTokensKeepFlowing) {
   });
   auto llm = make();
   ASSERT_TRUE(llm);
-  LlmRequest r = request();
+  LlmRequest r = llm_request();
   r.total_timeout = 400ms;
   Pieces pieces;
   auto result = llm->generate(r, collect(pieces));
@@ -352,10 +324,8 @@ TEST_F(OpenAiLlmTest, DisconnectMidStreamDeliversTheTokensSoFar) {
       return false; // closes the connection without the terminating chunk
     });
   });
-  auto llm = make();
-  ASSERT_TRUE(llm);
   Pieces pieces;
-  auto result = llm->generate(request(), collect(pieces));
+  auto result = generate(pieces);
   ASSERT_FALSE(result);
   EXPECT_EQ(result.error().kind, ProviderErrorKind::disconnected) << result.error().message;
   EXPECT_TRUE(result.error().retryable);
@@ -366,10 +336,8 @@ TEST_F(OpenAiLlmTest, CleanEndWithoutDoneOrFinishReasonIsADisconnect) {
   serve([&](const httplib::Request&, httplib::Response& res) {
     res.set_content(role_chunk() + token("cut"), kEventStream);
   });
-  auto llm = make();
-  ASSERT_TRUE(llm);
   Pieces pieces;
-  auto result = llm->generate(request(), collect(pieces));
+  auto result = generate(pieces);
   ASSERT_FALSE(result);
   EXPECT_EQ(result.error().kind, ProviderErrorKind::disconnected) << result.error().message;
   EXPECT_EQ(pieces.list, (std::vector<std::string>{"cut"}));
@@ -379,10 +347,8 @@ TEST_F(OpenAiLlmTest, FinishReasonWithoutDoneLineIsComplete) {
   serve([&](const httplib::Request&, httplib::Response& res) {
     res.set_content(token("fine") + stop_chunk(), kEventStream);
   });
-  auto llm = make();
-  ASSERT_TRUE(llm);
   Pieces pieces;
-  auto result = llm->generate(request(), collect(pieces));
+  auto result = generate(pieces);
   ASSERT_TRUE(result) << result.error().message;
   EXPECT_EQ(result->text, "fine");
 }
@@ -399,7 +365,7 @@ TEST_F(OpenAiLlmTest, DoneLineEndsTheReplyEvenIfTheServerKeepsTheResponseOpen) {
   ASSERT_TRUE(llm);
   Pieces pieces;
   const auto start = std::chrono::steady_clock::now();
-  auto result = llm->generate(request(), collect(pieces));
+  auto result = llm->generate(llm_request(), collect(pieces));
   ASSERT_TRUE(result) << result.error().message;
   EXPECT_EQ(result->text, "all done");
   EXPECT_EQ(result->finish, FinishReason::complete);
@@ -414,10 +380,8 @@ TEST_F(OpenAiLlmTest, RateLimitedCarriesRetryAfter) {
                     R"("param":null,"code":"rate_limit_exceeded"}})",
                     "application/json");
   });
-  auto llm = make();
-  ASSERT_TRUE(llm);
   Pieces pieces;
-  auto result = llm->generate(request(), collect(pieces));
+  auto result = generate(pieces);
   ASSERT_FALSE(result);
   EXPECT_EQ(result.error().kind, ProviderErrorKind::rate_limited) << result.error().message;
   EXPECT_EQ(result.error().http_status, 429);
@@ -438,10 +402,8 @@ TEST_F(OpenAiLlmTest, ServerErrorCarriesTheServersMessageBounded) {
             .dump(),
         "application/json");
   });
-  auto llm = make();
-  ASSERT_TRUE(llm);
   Pieces pieces;
-  auto result = llm->generate(request(), collect(pieces));
+  auto result = generate(pieces);
   ASSERT_FALSE(result);
   EXPECT_EQ(result.error().kind, ProviderErrorKind::http) << result.error().message;
   EXPECT_EQ(result.error().http_status, 500);
@@ -459,10 +421,8 @@ TEST_F(OpenAiLlmTest, BadRequestIsNotRetryable) {
         R"({"error":{"message":"max_tokens is too large","type":"invalid_request_error"}})",
         "application/json");
   });
-  auto llm = make();
-  ASSERT_TRUE(llm);
   Pieces pieces;
-  auto result = llm->generate(request(), collect(pieces));
+  auto result = generate(pieces);
   ASSERT_FALSE(result);
   EXPECT_EQ(result.error().kind, ProviderErrorKind::http);
   EXPECT_FALSE(result.error().retryable);
@@ -484,16 +444,9 @@ TEST_F(OpenAiLlmTest, CancelFromAnotherThreadMidStreamReturnsPromptly) {
   });
   auto llm = make();
   ASSERT_TRUE(llm);
-  CancelSource cancel;
-  LlmRequest r = request();
-  r.cancel = cancel.token();
-  std::optional<std::chrono::steady_clock::time_point> cancelled_at;
-  std::thread canceller([&] {
-    if (first_token_seen.wait_for(kWait)) {
-      cancelled_at = std::chrono::steady_clock::now();
-      cancel.cancel();
-    }
-  });
+  CancelOnGate canceller(first_token_seen);
+  LlmRequest r = llm_request();
+  r.cancel = canceller.token();
   Pieces pieces;
   auto result = llm->generate(r, [&](std::string_view piece) {
     pieces.list.emplace_back(piece);
@@ -501,7 +454,7 @@ TEST_F(OpenAiLlmTest, CancelFromAnotherThreadMidStreamReturnsPromptly) {
     return true;
   });
   const auto returned_at = std::chrono::steady_clock::now();
-  canceller.join();
+  const auto cancelled_at = canceller.join();
   ASSERT_FALSE(result);
   EXPECT_EQ(result.error().kind, ProviderErrorKind::cancelled) << result.error().message;
   EXPECT_FALSE(result.error().retryable);
@@ -518,7 +471,7 @@ TEST_F(OpenAiLlmTest, AlreadyCancelledSendsNothing) {
   ASSERT_TRUE(llm);
   CancelSource cancel;
   cancel.cancel();
-  LlmRequest r = request();
+  LlmRequest r = llm_request();
   r.cancel = cancel.token();
   Pieces pieces;
   auto result = llm->generate(r, collect(pieces));
@@ -542,7 +495,7 @@ TEST_F(OpenAiLlmTest, SinkReturningFalseStopsTheStream) {
   auto llm = make();
   ASSERT_TRUE(llm);
   int calls = 0;
-  auto result = llm->generate(request(), [&](std::string_view) { return ++calls < 2; });
+  auto result = llm->generate(llm_request(), [&](std::string_view) { return ++calls < 2; });
   ASSERT_TRUE(result) << result.error().message;
   EXPECT_EQ(calls, 2);
   EXPECT_EQ(result->finish, FinishReason::stopped_by_caller);
@@ -554,10 +507,8 @@ TEST_F(OpenAiLlmTest, MalformedEventIsAProtocolError) {
   serve([](const httplib::Request&, httplib::Response& res) {
     res.set_content(token("fine") + sse("{\"choices\": [ {\"delta\": oops") + kDone, kEventStream);
   });
-  auto llm = make();
-  ASSERT_TRUE(llm);
   Pieces pieces;
-  auto result = llm->generate(request(), collect(pieces));
+  auto result = generate(pieces);
   ASSERT_FALSE(result);
   EXPECT_EQ(result.error().kind, ProviderErrorKind::protocol) << result.error().message;
   EXPECT_EQ(pieces.list, (std::vector<std::string>{"fine"}));
@@ -578,7 +529,7 @@ TEST_F(OpenAiLlmTest, WrongJsonTypesAreProtocolErrors) {
     auto llm = OpenAiLlm::create(params);
     ASSERT_TRUE(llm);
     Pieces pieces;
-    auto result = (*llm)->generate(request(), collect(pieces));
+    auto result = (*llm)->generate(llm_request(), collect(pieces));
     ASSERT_FALSE(result) << bad;
     EXPECT_EQ(result.error().kind, ProviderErrorKind::protocol) << bad;
   }
@@ -600,10 +551,8 @@ TEST_F(OpenAiLlmTest, ToleratesEmptyChoicesUsageChunksAndCrLfFraming) {
     body += kDone;
     res.set_content(body, kEventStream);
   });
-  auto llm = make();
-  ASSERT_TRUE(llm);
   Pieces pieces;
-  auto result = llm->generate(request(), collect(pieces));
+  auto result = generate(pieces);
   ASSERT_TRUE(result) << result.error().message;
   EXPECT_EQ(result->text, "hi");
 }
@@ -615,10 +564,8 @@ TEST_F(OpenAiLlmTest, ErrorEventInsideTheStreamIsTyped) {
             sse(R"({"error":{"message":"Rate limit hit mid-stream","type":"rate_limit_error"}})"),
         kEventStream);
   });
-  auto llm = make();
-  ASSERT_TRUE(llm);
   Pieces pieces;
-  auto result = llm->generate(request(), collect(pieces));
+  auto result = generate(pieces);
   ASSERT_FALSE(result);
   EXPECT_EQ(result.error().kind, ProviderErrorKind::rate_limited) << result.error().message;
   EXPECT_NE(result.error().message.find("Rate limit hit mid-stream"), std::string::npos);
@@ -631,10 +578,8 @@ TEST_F(OpenAiLlmTest, AServerIgnoringStreamTrueStillWorks) {
                     R"({"role":"assistant","content":"Whole answer."},"finish_reason":"stop"}]})",
                     "application/json");
   });
-  auto llm = make();
-  ASSERT_TRUE(llm);
   Pieces pieces;
-  auto result = llm->generate(request(), collect(pieces));
+  auto result = generate(pieces);
   ASSERT_TRUE(result) << result.error().message;
   EXPECT_EQ(pieces.list, (std::vector<std::string>{"Whole answer."}));
   EXPECT_EQ(result->finish, FinishReason::complete);
@@ -644,10 +589,8 @@ TEST_F(OpenAiLlmTest, AWebPageInsteadOfAStreamIsAProtocolError) {
   serve([](const httplib::Request&, httplib::Response& res) {
     res.set_content("<html><body>Welcome to nginx!</body></html>", "text/html");
   });
-  auto llm = make();
-  ASSERT_TRUE(llm);
   Pieces pieces;
-  auto result = llm->generate(request(), collect(pieces));
+  auto result = generate(pieces);
   ASSERT_FALSE(result);
   EXPECT_EQ(result.error().kind, ProviderErrorKind::protocol) << result.error().message;
   EXPECT_NE(result.error().message.find("base URL"), std::string::npos);
@@ -662,7 +605,7 @@ TEST_F(OpenAiLlmTest, ConnectionRefusedIsDisconnected) {
   auto llm = OpenAiLlm::create(params);
   ASSERT_TRUE(llm);
   Pieces pieces;
-  auto result = (*llm)->generate(request(), collect(pieces));
+  auto result = (*llm)->generate(llm_request(), collect(pieces));
   ASSERT_FALSE(result);
   EXPECT_EQ(result.error().kind, ProviderErrorKind::disconnected) << result.error().message;
 }
@@ -674,7 +617,7 @@ TEST_F(OpenAiLlmTest, InvalidRequestsAndSettingsFailTypedWithoutSending) {
   auto llm = make();
   ASSERT_TRUE(llm);
   Pieces pieces;
-  LlmRequest empty = request();
+  LlmRequest empty = llm_request();
   empty.messages.clear();
   auto r1 = llm->generate(empty, collect(pieces));
   ASSERT_FALSE(r1);
@@ -707,7 +650,7 @@ TEST_F(OpenAiLlmTest, BuiltinRegistryMakesItFromSettings) {
   EXPECT_EQ((*llm)->name(), "openai");
   EXPECT_TRUE((*llm)->is_language_model());
   Pieces pieces;
-  auto result = (*llm)->generate(request(), collect(pieces));
+  auto result = (*llm)->generate(llm_request(), collect(pieces));
   ASSERT_TRUE(result) << result.error().message;
   EXPECT_EQ(result->text, "from registry");
   EXPECT_EQ(log_.last().path, "/v1/chat/completions");
@@ -727,7 +670,7 @@ TEST_F(OpenAiLlmTest, ConcurrentCallsOnOneProvider) {
   std::vector<std::thread> threads;
   for (int i = 0; i < kCalls; ++i) {
     threads.emplace_back([&, i] {
-      LlmRequest r = request();
+      LlmRequest r = llm_request();
       r.messages.back().content = "n" + std::to_string(i);
       auto result = llm->generate(r, [](std::string_view) { return true; });
       texts[static_cast<std::size_t>(i)] = result ? result->text : result.error().message;

@@ -16,50 +16,28 @@ namespace {
 using namespace std::chrono_literals;
 using nlohmann::json;
 using pv::test::Gate;
-using pv::test::LocalHttpServer;
 using testing::kWait;
 using testing::LogCapture;
 using testing::pcm_bytes;
-using testing::RequestLog;
 using testing::TtsRecorder;
 using testing::write_text;
 
 constexpr const char* kKey = "sk-tts-SECRET0123456789abcdefghij";
 
-class OpenAiTtsTest : public ::testing::Test {
+class OpenAiTtsTest : public testing::FakeApiTest {
 protected:
-  void TearDown() override {
-    release_.open();
-    server_.stop();
-  }
-  void serve(std::function<void(const httplib::Request&, httplib::Response&)> handler) {
-    server_.http().Post("/v1/audio/speech",
-                        [this, handler](const httplib::Request& req, httplib::Response& res) {
-                          log_.add(req);
-                          handler(req, res);
-                        });
-    server_.start();
-  }
+  void serve(Handler handler) { serve_post("/v1/audio/speech", std::move(handler)); }
   std::unique_ptr<OpenAiTts> make(const std::string& key = "") {
     OpenAiTtsParams params;
     params.base_url = server_.url("/v1");
     params.api_key = key;
     params.model = "tts-test";
     params.voice = "alloy";
-    auto tts = OpenAiTts::create(params);
-    EXPECT_TRUE(tts) << tts.error().message;
-    return tts ? std::move(*tts) : nullptr;
+    return testing::created(OpenAiTts::create(params));
   }
   static TtsRequest request(const std::string& text = "Hello there.") {
-    TtsRequest r;
-    r.text = text;
-    r.timeout = 10000ms;
-    return r;
+    return testing::tts_request(text);
   }
-
-  Gate release_;
-  LocalHttpServer server_;
-  RequestLog log_;
 };
 
 TEST_F(OpenAiTtsTest, StreamsExactSamplesAcrossOddByteSplitsIncrementally) {
