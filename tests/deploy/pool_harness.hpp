@@ -9,6 +9,8 @@
 //    accepted, queued, handshook and closed (SimProcess::events / max_concurrent_sessions);
 //  * the pool's own view: GET /pool/status (servers up, sessions per server, queued upgrades).
 
+#include "support/child_process.hpp"
+
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -34,37 +36,8 @@ struct ScratchDir {
   std::filesystem::path path;
 };
 
-struct ChildSpec {
-  std::vector<std::string> argv;                        // argv[0] is the program's path
-  std::vector<std::pair<std::string, std::string>> env; // set on top of this process's env
-  std::filesystem::path stdout_file;                    // empty: stdout is a pipe (read_line)
-  std::filesystem::path stderr_file;                    // empty: /dev/null
-};
-
-// One child process. The destructor sends SIGKILL and reaps it.
-class ChildProcess {
-public:
-  explicit ChildProcess(const ChildSpec& spec); // throws std::runtime_error
-  ~ChildProcess();
-  ChildProcess(const ChildProcess&) = delete;
-  ChildProcess& operator=(const ChildProcess&) = delete;
-
-  pid_t pid() const { return pid_; }
-  // A line from the stdout pipe; "" on timeout or end of output.
-  std::string read_line(std::chrono::milliseconds timeout);
-  // Reaps the child if it has exited; its exit code (128 + signal), or nullopt while it runs.
-  std::optional<int> poll_exit();
-  // Waits for the exit (bounded); nullopt if it still runs.
-  std::optional<int> wait_exit(std::chrono::milliseconds timeout);
-  // SIGKILL now and reap.
-  void kill_now();
-
-private:
-  pid_t pid_ = -1;
-  int stdout_fd_ = -1;
-  std::string buffer_;
-  std::optional<int> exit_code_;
-};
+using pv::test::ChildProcess;
+using pv::test::ChildSpec;
 
 // `name` on PATH or in the sbin directories (haproxy lives in /usr/sbin); "" if absent.
 std::string find_program(const std::string& name);
