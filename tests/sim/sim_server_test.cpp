@@ -62,6 +62,26 @@ void open_session(RawWsClient& client) {
   ASSERT_TRUE(client.wait_messages(3)) << "no handshake";
 }
 
+struct LiveSession {
+  std::unique_ptr<SimServer> server;
+  std::unique_ptr<RawWsClient> client; // null unless the server started and the session opened
+};
+
+// A server with `params` and a client whose session is open (as open_session()).
+LiveSession start_session(const SimParams& params = fast_params()) {
+  LiveSession out;
+  out.server = start(params);
+  if (!out.server) {
+    return out;
+  }
+  auto client = std::make_unique<RawWsClient>(options(*out.server));
+  open_session(*client);
+  if (!::testing::Test::HasFatalFailure()) {
+    out.client = std::move(client);
+  }
+  return out;
+}
+
 void send_pages(RawWsClient& client, const std::vector<std::vector<uint8_t>>& pages) {
   for (const auto& page : pages) {
     client.send(audio_message(page));
@@ -101,11 +121,9 @@ const std::vector<uint8_t> kTagsMessage = {
 // --- handshake, framing, input clock -------------------------------------------------------------
 
 TEST(SimWire, HandshakeThenTheTwoSphnHeaderPagesByteForByte) {
-  auto server = start(fast_params());
-  ASSERT_TRUE(server);
-  RawWsClient client(options(*server));
-  open_session(client);
-  const auto messages = client.messages();
+  auto [server, client] = start_session();
+  ASSERT_TRUE(client);
+  const auto messages = client->messages();
   ASSERT_GE(messages.size(), 3u);
   EXPECT_TRUE(messages[0].binary);
   EXPECT_EQ(messages[0].bytes, std::vector<uint8_t>{0x00});
@@ -113,33 +131,31 @@ TEST(SimWire, HandshakeThenTheTwoSphnHeaderPagesByteForByte) {
   EXPECT_EQ(messages[2].bytes, kTagsMessage);
   // Nothing else without input (no timer-driven output).
   std::this_thread::sleep_for(kQuiet);
-  EXPECT_EQ(client.message_count(), 3u);
+  EXPECT_EQ(client->message_count(), 3u);
 }
 
 TEST(SimWire, OnePagePerInputFrameWithSphnFramingAndNoOutputWithoutInput) {
-  auto server = start(fast_params());
-  ASSERT_TRUE(server);
-  RawWsClient client(options(*server));
-  open_session(client);
+  auto [server, client] = start_session();
+  ASSERT_TRUE(client);
   ClientStream stream;
-  send_headers(client, stream);
+  send_headers(*client, stream);
   // 12 pages of 20 ms = 3 frames of 1920 samples -> exactly 3 pages.
-  send_pages(client, stream.audio_pages(silence(240)));
-  ASSERT_TRUE(wait_audio_pages(client, 3));
+  send_pages(*client, stream.audio_pages(silence(240)));
+  ASSERT_TRUE(wait_audio_pages(*client, 3));
   std::this_thread::sleep_for(kQuiet);
-  auto out = test::split_output(client.messages());
+  auto out = test::split_output(client->messages());
   ASSERT_EQ(out.audio_pages.size(), 3u);
 
   // 40 ms more: a partial frame produces nothing yet.
-  send_pages(client, stream.audio_pages(silence(40)));
-  ASSERT_TRUE(client.wait_sent(2 + 12 + 2));
+  send_pages(*client, stream.audio_pages(silence(40)));
+  ASSERT_TRUE(client->wait_sent(2 + 12 + 2));
   std::this_thread::sleep_for(kQuiet);
-  EXPECT_EQ(audio_pages(client), 3u);
+  EXPECT_EQ(audio_pages(*client), 3u);
   // 40 ms more completes the 4th frame.
-  send_pages(client, stream.audio_pages(silence(40)));
-  ASSERT_TRUE(wait_audio_pages(client, 4));
+  send_pages(*client, stream.audio_pages(silence(40)));
+  ASSERT_TRUE(wait_audio_pages(*client, 4));
   std::this_thread::sleep_for(kQuiet);
-  out = test::split_output(client.messages());
+  out = test::split_output(client->messages());
   ASSERT_EQ(out.audio_pages.size(), 4u);
   EXPECT_TRUE(out.texts.empty()); // silence in: the model says nothing
   EXPECT_TRUE(out.other_kinds.empty());
@@ -167,10 +183,8 @@ TEST(SimWire, OnePagePerInputFrameWithSphnFramingAndNoOutputWithoutInput) {
 }
 
 TEST(SimWire, AnySlicingOfTheOggStreamIsAccepted) {
-  auto server = start(fast_params());
-  ASSERT_TRUE(server);
-  RawWsClient client(options(*server));
-  open_session(client);
+  auto [server, client] = start_session();
+  ASSERT_TRUE(client);
   ClientStream stream(7, 40); // 40 ms packets
   std::vector<uint8_t> bytes = stream.head_page();
   auto append = [&](const std::vector<uint8_t>& page) {
@@ -194,43 +208,39 @@ TEST(SimWire, AnySlicingOfTheOggStreamIsAccepted) {
     std::vector<uint8_t> message{0x01};
     message.insert(message.end(), bytes.begin() + static_cast<std::ptrdiff_t>(at),
                    bytes.begin() + static_cast<std::ptrdiff_t>(at + n));
-    client.send(std::move(message));
+    client->send(std::move(message));
     at += n;
   }
-  ASSERT_TRUE(wait_audio_pages(client, frames));
+  ASSERT_TRUE(wait_audio_pages(*client, frames));
   std::this_thread::sleep_for(kQuiet);
-  EXPECT_EQ(audio_pages(client), frames);
-  EXPECT_FALSE(client.end().ended);
+  EXPECT_EQ(audio_pages(*client), frames);
+  EXPECT_FALSE(client->end().ended);
 }
 
 TEST(SimWire, TextFramesOtherKindsAndEmptyMessagesAreIgnored) {
-  auto server = start(fast_params());
-  ASSERT_TRUE(server);
-  RawWsClient client(options(*server));
-  open_session(client);
-  client.send_text("hello");
-  client.send({0x02, 'h', 'i'});
-  client.send({0x03, 0x00});
-  client.send({0x00});
-  client.send({});
-  client.send({0x07, 1, 2, 3});
+  auto [server, client] = start_session();
+  ASSERT_TRUE(client);
+  client->send_text("hello");
+  client->send({0x02, 'h', 'i'});
+  client->send({0x03, 0x00});
+  client->send({0x00});
+  client->send({});
+  client->send({0x07, 1, 2, 3});
   ClientStream stream;
-  send_headers(client, stream);
-  send_pages(client, stream.audio_pages(silence(160)));
-  ASSERT_TRUE(wait_audio_pages(client, 2));
-  EXPECT_FALSE(client.end().ended);
-  EXPECT_EQ(audio_pages(client), 2u);
+  send_headers(*client, stream);
+  send_pages(*client, stream.audio_pages(silence(160)));
+  ASSERT_TRUE(wait_audio_pages(*client, 2));
+  EXPECT_FALSE(client->end().ended);
+  EXPECT_EQ(audio_pages(*client), 2u);
 }
 
 TEST(SimWire, ClientCloseIsAnsweredWithCloseAndTheSessionEnds) {
-  auto server = start(fast_params());
-  ASSERT_TRUE(server);
-  RawWsClient client(options(*server));
-  open_session(client);
-  client.close(1000);
-  ASSERT_TRUE(client.wait_end());
-  EXPECT_TRUE(client.end().close_frame);
-  EXPECT_EQ(client.end().close_code, 1000);
+  auto [server, client] = start_session();
+  ASSERT_TRUE(client);
+  client->close(1000);
+  ASSERT_TRUE(client->wait_end());
+  EXPECT_TRUE(client->end().close_frame);
+  EXPECT_EQ(client->end().close_code, 1000);
   EXPECT_TRUE(server->wait_until([](const auto& s) { return s.size() == 1 && s[0].ended; }, 10s));
 }
 
@@ -244,54 +254,46 @@ void expect_close_1000(RawWsClient& client) {
 }
 
 TEST(SimNegative, FirstPageWithoutBosClosesWith1000) {
-  auto server = start(fast_params());
-  ASSERT_TRUE(server);
-  RawWsClient client(options(*server));
-  open_session(client);
+  auto [server, client] = start_session();
+  ASSERT_TRUE(client);
   ClientStream stream;
   (void)stream.head_page(); // never sent
-  client.send(audio_message(stream.tags_page()));
-  send_pages(client, stream.audio_pages(silence(160)));
-  expect_close_1000(client);
-  EXPECT_EQ(audio_pages(client), 0u);
+  client->send(audio_message(stream.tags_page()));
+  send_pages(*client, stream.audio_pages(silence(160)));
+  expect_close_1000(*client);
+  EXPECT_EQ(audio_pages(*client), 0u);
   const auto report = server->sessions().at(0);
   EXPECT_NE(report.input_error.find("BOS"), std::string::npos) << report.input_error;
 }
 
 TEST(SimNegative, BadCrcClosesWith1000AfterTheGoodPages) {
-  auto server = start(fast_params());
-  ASSERT_TRUE(server);
-  RawWsClient client(options(*server));
-  open_session(client);
+  auto [server, client] = start_session();
+  ASSERT_TRUE(client);
   ClientStream stream;
-  send_headers(client, stream);
-  send_pages(client, stream.audio_pages(silence(80))); // one good frame
+  send_headers(*client, stream);
+  send_pages(*client, stream.audio_pages(silence(80))); // one good frame
   auto bad = stream.audio_pages(silence(20)).at(0);
   bad[23] ^= 0x01;
-  client.send(audio_message(bad));
-  send_pages(client, stream.audio_pages(silence(160)));
-  expect_close_1000(client);
-  EXPECT_EQ(audio_pages(client), 1u);
+  client->send(audio_message(bad));
+  send_pages(*client, stream.audio_pages(silence(160)));
+  expect_close_1000(*client);
+  EXPECT_EQ(audio_pages(*client), 1u);
   EXPECT_NE(server->sessions().at(0).input_error.find("CRC"), std::string::npos);
 }
 
 TEST(SimNegative, SecondBosForTheSameSerialClosesWith1000) {
-  auto server = start(fast_params());
-  ASSERT_TRUE(server);
-  RawWsClient client(options(*server));
-  open_session(client);
+  auto [server, client] = start_session();
+  ASSERT_TRUE(client);
   ClientStream stream;
   const auto head = stream.head_page();
-  client.send(audio_message(head));
-  client.send(audio_message(head));
-  expect_close_1000(client);
+  client->send(audio_message(head));
+  client->send(audio_message(head));
+  expect_close_1000(*client);
 }
 
 TEST(SimNegative, RawOpusWithoutOggGivesNothingThenCloseAfter150KiB) {
-  auto server = start(fast_params());
-  ASSERT_TRUE(server);
-  RawWsClient client(options(*server));
-  open_session(client);
+  auto [server, client] = start_session();
+  ASSERT_TRUE(client);
   audio::OpusEncoderParams params;
   params.bitrate_bps = 256000;
   auto encoder = audio::OpusEncoder::create(params);
@@ -308,19 +310,19 @@ TEST(SimNegative, RawOpusWithoutOggGivesNothingThenCloseAfter150KiB) {
       }
       std::vector<uint8_t> message{0x01};
       message.insert(message.end(), packet.begin(), packet.end());
-      client.send(std::move(message));
+      client->send(std::move(message));
       sent += packet.size();
       ++messages;
     }
   };
   send_until(140 * 1024);
-  ASSERT_TRUE(client.wait_sent(messages));
+  ASSERT_TRUE(client->wait_sent(messages));
   std::this_thread::sleep_for(kQuiet);
-  EXPECT_FALSE(client.end().ended);
-  EXPECT_EQ(client.message_count(), 3u); // handshake + headers only: no audio, no text
+  EXPECT_FALSE(client->end().ended);
+  EXPECT_EQ(client->message_count(), 3u); // handshake + headers only: no audio, no text
   send_until(152 * 1024);
-  expect_close_1000(client);
-  EXPECT_EQ(audio_pages(client), 0u);
+  expect_close_1000(*client);
+  EXPECT_EQ(audio_pages(*client), 0u);
 }
 
 struct BadRequestCase {
@@ -703,18 +705,16 @@ std::size_t first_sounding_page(const std::vector<test::OggPageInfo>& pages) {
 TEST(SimModelWire, RepliesAfterTheUserStopsWithMatchingText) {
   SimParams params = fast_params();
   params.model.fixed_reply = "Sure, I can help you with that.";
-  auto server = start(params);
-  ASSERT_TRUE(server);
-  RawWsClient client(options(*server));
-  open_session(client);
+  auto [server, client] = start_session(params);
+  ASSERT_TRUE(client);
   const Conversation talk = utterance_then_silence("can you help me plan a trip to rome", 4000);
   ClientStream stream;
-  send_headers(client, stream);
-  send_pages(client, stream.audio_pages(talk.input)); // faster than real time: input-clocked
+  send_headers(*client, stream);
+  send_pages(*client, stream.audio_pages(talk.input)); // faster than real time: input-clocked
   const std::size_t frames = talk.input.size() / 1920;
-  ASSERT_TRUE(wait_audio_pages(client, frames));
+  ASSERT_TRUE(wait_audio_pages(*client, frames));
   std::this_thread::sleep_for(kQuiet);
-  const auto out = test::split_output(client.messages());
+  const auto out = test::split_output(client->messages());
   ASSERT_EQ(out.audio_pages.size(), frames);
 
   const std::size_t reply_page = first_sounding_page(out.audio_pages);
@@ -741,10 +741,8 @@ TEST(SimModelWire, UserInterruptionStopsTheReply) {
   SimParams params = fast_params();
   params.model.fixed_reply = "That is a long answer, and I will keep talking about it for quite a "
                              "while if nobody stops me.";
-  auto server = start(params);
-  ASSERT_TRUE(server);
-  RawWsClient client(options(*server));
-  open_session(client);
+  auto [server, client] = start_session(params);
+  ASSERT_TRUE(client);
   Conversation talk = utterance_then_silence("what do you think about music", 1500);
   const std::size_t barge_in = talk.input.size();
   const auto interruption = test::speak("hold on a second");
@@ -752,11 +750,11 @@ TEST(SimModelWire, UserInterruptionStopsTheReply) {
   const auto tail = silence(500);
   talk.input.insert(talk.input.end(), tail.begin(), tail.end());
   ClientStream stream;
-  send_headers(client, stream);
-  send_pages(client, stream.audio_pages(talk.input));
+  send_headers(*client, stream);
+  send_pages(*client, stream.audio_pages(talk.input));
   const std::size_t frames = talk.input.size() / 1920;
-  ASSERT_TRUE(wait_audio_pages(client, frames));
-  const auto out = test::split_output(client.messages());
+  ASSERT_TRUE(wait_audio_pages(*client, frames));
+  const auto out = test::split_output(client->messages());
   const auto report = server->sessions().at(0);
   EXPECT_EQ(report.interruptions, 1);
   // The reply's audio stops within a few steps of the barge-in and stays silent to the end.
@@ -779,6 +777,12 @@ std::unique_ptr<SimServer> start_with(SimFaults faults) {
   return start(params);
 }
 
+LiveSession start_session(SimFaults faults) {
+  SimParams params = fast_params();
+  params.faults = std::move(faults);
+  return start_session(params);
+}
+
 void stream_silence(RawWsClient& client, int ms) {
   ClientStream stream;
   send_headers(client, stream);
@@ -788,14 +792,12 @@ void stream_silence(RawWsClient& client, int ms) {
 TEST(SimFaults, DropAfterFramesClosesTcpAfterExactlyThosePages) {
   SimFaults faults;
   faults.drop_after_frames = 3;
-  auto server = start_with(faults);
-  ASSERT_TRUE(server);
-  RawWsClient client(options(*server));
-  open_session(client);
-  stream_silence(client, 800);
-  ASSERT_TRUE(client.wait_end());
-  EXPECT_FALSE(client.end().close_frame);
-  EXPECT_EQ(audio_pages(client), 3u);
+  auto [server, client] = start_session(faults);
+  ASSERT_TRUE(client);
+  stream_silence(*client, 800);
+  ASSERT_TRUE(client->wait_end());
+  EXPECT_FALSE(client->end().close_frame);
+  EXPECT_EQ(audio_pages(*client), 3u);
   EXPECT_EQ(server->sessions().at(0).faults, std::vector<std::string>{"drop"});
 }
 
@@ -814,31 +816,27 @@ TEST(SimFaults, DropAfterZeroFramesComesRightAfterTheHeaders) {
 TEST(SimFaults, StallStopsReadingAndSendingButKeepsTheSocket) {
   SimFaults faults;
   faults.stall_after_frames = 2;
-  auto server = start_with(faults);
-  ASSERT_TRUE(server);
-  RawWsClient client(options(*server));
-  open_session(client);
-  stream_silence(client, 800);
-  ASSERT_TRUE(wait_audio_pages(client, 2));
-  client.ping("alive?");
+  auto [server, client] = start_session(faults);
+  ASSERT_TRUE(client);
+  stream_silence(*client, 800);
+  ASSERT_TRUE(wait_audio_pages(*client, 2));
+  client->ping("alive?");
   std::this_thread::sleep_for(kQuiet);
-  EXPECT_EQ(audio_pages(client), 2u);
-  EXPECT_FALSE(client.end().ended);
-  EXPECT_EQ(client.pongs(), 0);
+  EXPECT_EQ(audio_pages(*client), 2u);
+  EXPECT_FALSE(client->end().ended);
+  EXPECT_EQ(client->pongs(), 0);
   EXPECT_EQ(server->sessions().at(0).state, SimSessionState::stalled);
 }
 
 TEST(SimFaults, GarbageMessageAfterFramesThenNormalPages) {
   SimFaults faults;
   faults.garbage_after_frames = 1;
-  auto server = start_with(faults);
-  ASSERT_TRUE(server);
-  RawWsClient client(options(*server));
-  open_session(client);
-  stream_silence(client, 240);
+  auto [server, client] = start_session(faults);
+  ASSERT_TRUE(client);
+  stream_silence(*client, 240);
   // 3 pages + 1 garbage message, all kind 0x01.
-  ASSERT_TRUE(wait_audio_pages(client, 4));
-  const auto out = test::split_output(client.messages());
+  ASSERT_TRUE(wait_audio_pages(*client, 4));
+  const auto out = test::split_output(client->messages());
   ASSERT_EQ(out.audio_pages.size(), 4u);
   EXPECT_TRUE(out.audio_pages[0].valid);
   EXPECT_FALSE(out.audio_pages[1].valid); // the garbage: not an Ogg page
@@ -850,13 +848,11 @@ TEST(SimFaults, GarbageMessageAfterFramesThenNormalPages) {
 TEST(SimFaults, BadCrcPageAfterFrames) {
   SimFaults faults;
   faults.bad_crc_after_frames = 1;
-  auto server = start_with(faults);
-  ASSERT_TRUE(server);
-  RawWsClient client(options(*server));
-  open_session(client);
-  stream_silence(client, 240);
-  ASSERT_TRUE(wait_audio_pages(client, 3));
-  const auto out = test::split_output(client.messages());
+  auto [server, client] = start_session(faults);
+  ASSERT_TRUE(client);
+  stream_silence(*client, 240);
+  ASSERT_TRUE(wait_audio_pages(*client, 3));
+  const auto out = test::split_output(client->messages());
   ASSERT_EQ(out.audio_pages.size(), 3u);
   EXPECT_TRUE(out.audio_pages[0].crc_ok);
   EXPECT_TRUE(out.audio_pages[1].valid);
@@ -910,17 +906,15 @@ TEST(SimFaults, RejectStatusWithRetryAfterOnlyForTheChosenSession) {
 TEST(SimFaults, SlowGpuPacesTheOutputBelowRealTime) {
   SimFaults faults;
   faults.slow_step_ms = 120;
-  auto server = start_with(faults);
-  ASSERT_TRUE(server);
-  RawWsClient client(options(*server));
-  open_session(client);
-  stream_silence(client, 800); // 10 frames at once
-  ASSERT_TRUE(wait_audio_pages(client, 10));
-  const auto messages = client.messages();
+  auto [server, client] = start_session(faults);
+  ASSERT_TRUE(client);
+  stream_silence(*client, 800); // 10 frames at once
+  ASSERT_TRUE(wait_audio_pages(*client, 10));
+  const auto messages = client->messages();
   // Steps are sequential sleeps of 120 ms: pages 1..10 are spread over at least 9 * 120 ms.
   const auto span = messages.back().at - messages[3].at;
   EXPECT_GE(span, 9 * 120ms - 20ms);
-  EXPECT_EQ(audio_pages(client), 10u);
+  EXPECT_EQ(audio_pages(*client), 10u);
 }
 
 // --- HTTP ----------------------------------------------------------------------------------------
