@@ -8,24 +8,13 @@
 
 #include "log/log.hpp"
 #include "sim/sim_server.hpp"
+#include "util/stop_signal.hpp"
 
-#include <atomic>
 #include <chrono>
-#include <csignal>
 #include <iostream>
 #include <thread>
 
 #include <CLI/CLI.hpp>
-
-namespace {
-
-std::atomic<bool> g_stop{false};
-
-extern "C" void on_signal(int) {
-  g_stop.store(true);
-}
-
-} // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"personaplex-sim " PV_VERSION ": PersonaPlex server simulator (wire-exact protocol, "
@@ -126,8 +115,7 @@ int main(int argc, char** argv) {
     std::cerr << problem << "\n";
   }
 
-  std::signal(SIGINT, on_signal);
-  std::signal(SIGTERM, on_signal);
+  pv::util::install_stop_signal_handlers();
 
   auto server = pv::sim::SimServer::create(params);
   if (!server) {
@@ -138,7 +126,7 @@ int main(int argc, char** argv) {
   // Scripts and tests read the bound port from this line.
   std::cout << "listening on " << params.host << ":" << (*server)->port() << std::endl;
 
-  while (!g_stop.load()) {
+  while (!pv::util::stop_requested.load()) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   pv::log::info_event("SIM_SHUTDOWN", {{"sessions", (*server)->sessions().size()}});

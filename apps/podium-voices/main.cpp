@@ -6,22 +6,11 @@
 
 #include "agent/runner.hpp"
 #include "commands.hpp"
+#include "util/stop_signal.hpp"
 
-#include <atomic>
-#include <csignal>
 #include <iostream>
 
 #include <CLI/CLI.hpp>
-
-namespace {
-
-std::atomic<bool> g_stop{false};
-
-extern "C" void on_signal(int) {
-  g_stop.store(true);
-}
-
-} // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"podium-voices " PV_VERSION
@@ -54,15 +43,14 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0.0, 1000.0));
 
   int exit_code = 0;
-  pv::apps::add_commands(app, g_stop, exit_code);
+  pv::apps::add_commands(app, pv::util::stop_requested, exit_code);
 
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
-  std::signal(SIGINT, on_signal);
-  std::signal(SIGTERM, on_signal);
+  pv::util::install_stop_signal_handlers();
 
   if (!app.get_subcommands().empty()) {
     return exit_code;
@@ -84,5 +72,5 @@ int main(int argc, char** argv) {
   } else if (speed >= 0) {
     options.overrides["MOCK_ROOM_SPEED"] = std::to_string(speed);
   }
-  return pv::agent::run_agent(options, g_stop, std::cout, std::cerr);
+  return pv::agent::run_agent(options, pv::util::stop_requested, std::cout, std::cerr);
 }
