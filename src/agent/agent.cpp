@@ -84,14 +84,7 @@ void Agent::on_audio_tick(const audio::Frame& inbound, audio::Frame& outbound) {
       it->second.first_audio_ms = room_.media_time_ms();
     }
     // Turns queued behind it (answered in order) wait for the next reply's audio.
-    awaiting_first_audio_ = 0;
-    for (const uint64_t id : awaiting_order_) {
-      if (auto it = pending_.find(id); it != pending_.end() && it->second.first_audio_ms < 0) {
-        awaiting_first_audio_ = id;
-        break;
-      }
-    }
-    awaiting_.store(awaiting_first_audio_ != 0);
+    await_next_turn_locked();
   }
 }
 
@@ -237,15 +230,19 @@ void Agent::forget_awaiting_locked(uint64_t turn_id) {
   awaiting_order_.erase(std::remove(awaiting_order_.begin(), awaiting_order_.end(), turn_id),
                         awaiting_order_.end());
   if (awaiting_first_audio_ == turn_id) {
-    awaiting_first_audio_ = 0;
-    for (const uint64_t id : awaiting_order_) {
-      if (auto it = pending_.find(id); it != pending_.end() && it->second.first_audio_ms < 0) {
-        awaiting_first_audio_ = id;
-        break;
-      }
-    }
-    awaiting_.store(awaiting_first_audio_ != 0);
+    await_next_turn_locked();
   }
+}
+
+void Agent::await_next_turn_locked() {
+  awaiting_first_audio_ = 0;
+  for (const uint64_t id : awaiting_order_) {
+    if (auto it = pending_.find(id); it != pending_.end() && it->second.first_audio_ms < 0) {
+      awaiting_first_audio_ = id;
+      break;
+    }
+  }
+  awaiting_.store(awaiting_first_audio_ != 0);
 }
 
 void Agent::on_backend_health(bool healthy) {

@@ -55,6 +55,8 @@ public:
 private:
   // A turn no longer waits for first audio; the next queued one does. Caller holds mutex_.
   void forget_awaiting_locked(uint64_t turn_id);
+  // The oldest pending turn still without first audio becomes the one awaited (mutex_ held).
+  void await_next_turn_locked();
   struct PendingTurn {
     int64_t speech_end_ms = -1;
     int64_t first_audio_ms = -1;
