@@ -321,11 +321,14 @@ TEST(OggReader, FirstPageWithoutBosIsRefused) {
 }
 
 TEST(OggReader, DuplicateBosIsRefused) {
-  auto pages = split_pages(sample_stream("sine.opus"));
-  pages.insert(pages.begin() + 1, pages[0]);
+  const auto pages = split_pages(sample_stream("sine.opus"));
   OggOpusReader reader;
   std::vector<int16_t> pcm;
-  auto const e = expect_error(reader, join(pages), pcm);
+  // The BOS page twice in a row, then the rest of the stream.
+  auto bytes = pages[0];
+  const auto stream = join(pages);
+  bytes.insert(bytes.end(), stream.begin(), stream.end());
+  auto const e = expect_error(reader, bytes, pcm);
   EXPECT_EQ(e.kind, OggErrorKind::duplicate_bos) << e.message;
 }
 

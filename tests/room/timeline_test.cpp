@@ -15,7 +15,7 @@ TEST(Timeline, EventsStaySortedWhenRecordedOutOfOrderFromSeveralThreads) {
   for (int th = 0; th < 4; ++th) {
     threads.emplace_back([&t, th] {
       for (int i = 0; i < 250; ++i) {
-        t.add_event((i * 37 + th * 11) % 997, "e" + std::to_string(th));
+        t.add_event((i * 37 + th * 11) % 997, std::string("e").append(std::to_string(th)));
       }
     });
   }
