@@ -63,6 +63,51 @@ std::string pcm_bytes(std::size_t samples) {
   return out;
 }
 
+std::string base64(const void* data, std::size_t size) {
+  std::string out(4 * ((size + 2) / 3) + 1, '\0');
+  out.resize(static_cast<std::size_t>(EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                                      static_cast<const unsigned char*>(data),
+                                                      static_cast<int>(size))));
+  return out;
+}
+
+// The provider create() made, or null after marking the benchmark as failed.
+template <class Provider>
+std::unique_ptr<Provider> created(benchmark::State& state,
+                                  tl::expected<std::unique_ptr<Provider>, ProviderError> made) {
+  if (!made) {
+    state.SkipWithError(made.error().message.c_str());
+    return nullptr;
+  }
+  return std::move(*made);
+}
+
+std::unique_ptr<OpenAiLlm> openai_llm(benchmark::State& state,
+                                      const pv::test::LocalHttpServer& server) {
+  OpenAiLlmParams params;
+  params.base_url = server.url("/v1");
+  return created(state, OpenAiLlm::create(params));
+}
+
+// One sentence per iteration; the benchmark fails unless each delivers `samples` samples.
+// Returns the mean time to the first chunk.
+double synthesize_each_iteration(benchmark::State& state, TtsProvider& tts, std::size_t samples) {
+  TtsRequest request;
+  request.text = "A sentence of moderate length for the benchmark.";
+  double first_chunk_ms = 0;
+  for (auto _ : state) {
+    std::size_t got = 0;
+    auto result =
+        tts.synthesize(request, [&](const TtsChunk& chunk) { got += chunk.samples.size(); });
+    if (!result || got != samples) {
+      state.SkipWithError("synthesize failed");
+      break;
+    }
+    first_chunk_ms += result->first_chunk_ms;
+  }
+  return first_chunk_ms / static_cast<double>(std::max<int64_t>(1, state.iterations()));
+}
+
 // A whole reply of `tokens` tokens in one response (the server writes it at once): the cost of a
 // request, from generate() to its return.
 void BM_OpenAiLlmRequest(benchmark::State& state) {
@@ -77,17 +122,14 @@ void BM_OpenAiLlmRequest(benchmark::State& state) {
     res.set_content(body, "text/event-stream");
   });
   server.start();
-  OpenAiLlmParams params;
-  params.base_url = server.url("/v1");
-  auto llm = OpenAiLlm::create(params);
+  auto llm = openai_llm(state, server);
   if (!llm) {
-    state.SkipWithError(llm.error().message.c_str());
     return;
   }
   const LlmRequest request = llm_request();
   for (auto _ : state) {
     int pieces = 0;
-    auto result = (*llm)->generate(request, [&](std::string_view) {
+    auto result = llm->generate(request, [&](std::string_view) {
       ++pieces;
       return true;
     });
@@ -135,16 +177,13 @@ void BM_OpenAiLlmTokenLatency(benchmark::State& state) {
     });
   });
   server.start();
-  OpenAiLlmParams params;
-  params.base_url = server.url("/v1");
-  auto llm = OpenAiLlm::create(params);
+  auto llm = openai_llm(state, server);
   if (!llm) {
-    state.SkipWithError(llm.error().message.c_str());
     return;
   }
   const LlmRequest request = llm_request();
   for (auto _ : state) {
-    auto result = (*llm)->generate(request, [&](std::string_view) {
+    auto result = llm->generate(request, [&](std::string_view) {
       const auto now = Clock::now();
       {
         std::lock_guard lock(mutex);
@@ -191,26 +230,9 @@ void BM_OpenAiTtsSentence(benchmark::State& state) {
   server.start();
   OpenAiTtsParams params;
   params.base_url = server.url("/v1");
-  auto tts = OpenAiTts::create(params);
-  if (!tts) {
-    state.SkipWithError(tts.error().message.c_str());
-    return;
+  if (auto tts = created(state, OpenAiTts::create(params))) {
+    state.counters["first_chunk_ms"] = synthesize_each_iteration(state, *tts, samples);
   }
-  TtsRequest request;
-  request.text = "A sentence of moderate length for the benchmark.";
-  double first_chunk_ms = 0;
-  for (auto _ : state) {
-    std::size_t got = 0;
-    auto result =
-        (*tts)->synthesize(request, [&](const TtsChunk& chunk) { got += chunk.samples.size(); });
-    if (!result || got != samples) {
-      state.SkipWithError("synthesize failed");
-      break;
-    }
-    first_chunk_ms += result->first_chunk_ms;
-  }
-  state.counters["first_chunk_ms"] =
-      first_chunk_ms / static_cast<double>(std::max<int64_t>(1, state.iterations()));
 }
 BENCHMARK(BM_OpenAiTtsSentence)->Arg(3000)->Unit(benchmark::kMicrosecond);
 
@@ -223,10 +245,7 @@ void BM_GoogleTtsSentence(benchmark::State& state) {
     clip.samples[i] = static_cast<int16_t>((i * 37) & 0x7FFF);
   }
   const auto wav = pv::audio::encode_wav(clip);
-  std::string b64(4 * ((wav.size() + 2) / 3) + 1, '\0');
-  b64.resize(static_cast<std::size_t>(EVP_EncodeBlock(reinterpret_cast<unsigned char*>(b64.data()),
-                                                      wav.data(), static_cast<int>(wav.size()))));
-  const std::string body = json{{"audioContent", b64}}.dump();
+  const std::string body = json{{"audioContent", base64(wav.data(), wav.size())}}.dump();
   pv::test::LocalHttpServer server;
   server.http().Post("/v1/text:synthesize", [&](const httplib::Request&, httplib::Response& res) {
     res.set_content(body, "application/json");
@@ -235,21 +254,8 @@ void BM_GoogleTtsSentence(benchmark::State& state) {
   GoogleTtsParams params;
   params.base_url = server.url("");
   params.api_key = "bench-key-not-secret";
-  auto tts = GoogleTts::create(params);
-  if (!tts) {
-    state.SkipWithError(tts.error().message.c_str());
-    return;
-  }
-  TtsRequest request;
-  request.text = "A sentence of moderate length for the benchmark.";
-  for (auto _ : state) {
-    std::size_t got = 0;
-    auto result =
-        (*tts)->synthesize(request, [&](const TtsChunk& chunk) { got += chunk.samples.size(); });
-    if (!result || got != clip.samples.size()) {
-      state.SkipWithError("synthesize failed");
-      break;
-    }
+  if (auto tts = created(state, GoogleTts::create(params))) {
+    synthesize_each_iteration(state, *tts, clip.samples.size());
   }
 }
 BENCHMARK(BM_GoogleTtsSentence)->Arg(3000)->Unit(benchmark::kMicrosecond);
@@ -257,10 +263,7 @@ BENCHMARK(BM_GoogleTtsSentence)->Arg(3000)->Unit(benchmark::kMicrosecond);
 // The decoding step alone (no network): base64 of a 3 s WAV.
 void BM_Base64Decode3s(benchmark::State& state) {
   const std::string raw = pcm_bytes(72000);
-  std::string b64(4 * ((raw.size() + 2) / 3) + 1, '\0');
-  b64.resize(static_cast<std::size_t>(EVP_EncodeBlock(
-      reinterpret_cast<unsigned char*>(b64.data()),
-      reinterpret_cast<const unsigned char*>(raw.data()), static_cast<int>(raw.size()))));
+  const std::string b64 = base64(raw.data(), raw.size());
   for (auto _ : state) {
     auto decoded = http::decode_base64(b64);
     benchmark::DoNotOptimize(decoded);
