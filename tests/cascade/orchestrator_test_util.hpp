@@ -7,6 +7,7 @@
 #include "cascade/asr/pocketsphinx_asr.hpp"
 #include "cascade/orchestrator.hpp"
 #include "cascade_test_util.hpp"
+#include "support/gate.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -50,34 +51,19 @@ inline std::shared_ptr<TtsProvider> shared_flite() {
   return tts;
 }
 
-// A one-shot latch: wait() returns when opened, or false after `bound` (tests never hang).
-class Latch {
+// A Gate that a waiting provider double also leaves when its call is cancelled.
+class Latch : public pv::test::Gate {
 public:
-  void open() {
-    {
-      std::lock_guard lock(mutex_);
-      open_ = true;
-    }
-    cv_.notify_all();
-  }
-  bool is_open() const {
-    std::lock_guard lock(mutex_);
-    return open_;
-  }
   // Waits until opened, `cancel` is set, or `bound`; true only if opened.
   bool wait(const CancelToken& cancel, std::chrono::milliseconds bound = 20s) {
-    std::unique_lock lock(mutex_);
     const auto deadline = std::chrono::steady_clock::now() + bound;
-    while (!open_ && !cancel.cancelled() && std::chrono::steady_clock::now() < deadline) {
-      cv_.wait_for(lock, 2ms);
+    while (!cancel.cancelled() && std::chrono::steady_clock::now() < deadline) {
+      if (wait_for(2ms)) {
+        return true;
+      }
     }
-    return open_;
+    return is_open();
   }
-
-private:
-  mutable std::mutex mutex_;
-  std::condition_variable cv_;
-  bool open_ = false;
 };
 
 enum class Fault {
