@@ -1,8 +1,8 @@
 #pragma once
 // Shared pieces of the cascade's HTTP providers (openai/anthropic LLM, openai ASR, openai/google/
-// azure TTS): URL checks, HTTP -> provider error mapping (with the provider's own message from
-// the error body, bounded and scrubbed of keys), and little-endian PCM decoding across chunk
-// boundaries.
+// azure TTS): URL checks, the client and secrets each provider owns, POST requests, HTTP ->
+// provider error mapping (with the provider's own message from the error body, bounded and
+// scrubbed of keys), and little-endian PCM decoding across chunk boundaries.
 //
 // Pure functions are callable from any thread; PcmDecoder is owned by one thread (the provider's
 // calling thread).
