@@ -1,6 +1,7 @@
 #include "personaplex/chat_request.hpp"
 
 #include "net/url.hpp"
+#include "util/text.hpp"
 
 #include <algorithm>
 
@@ -10,15 +11,6 @@ namespace {
 
 constexpr std::string_view kServerUrlVariable = "PERSONAPLEX_SERVER_URL";
 constexpr std::string_view kVoiceVariable = "PERSONAPLEX_VOICE_PROMPT";
-
-std::string_view trim(std::string_view text) {
-  const auto first = text.find_first_not_of(" \t\r\n");
-  if (first == std::string_view::npos) {
-    return {};
-  }
-  const auto last = text.find_last_not_of(" \t\r\n");
-  return text.substr(first, last - first + 1);
-}
 
 bool ends_with(std::string_view text, std::string_view suffix) {
   return text.size() >= suffix.size() && text.substr(text.size() - suffix.size()) == suffix;
@@ -57,7 +49,7 @@ SettingError url_error(std::string_view server_url, const std::string& why) {
 } // namespace
 
 tl::expected<std::string, SettingError> chat_endpoint(std::string_view server_url) {
-  const std::string_view text = trim(server_url);
+  const std::string_view text = util::trim(server_url);
   if (text.empty()) {
     return tl::unexpected(url_error(server_url, "it is empty"));
   }
@@ -100,7 +92,7 @@ const std::vector<std::string>& shipped_voices() {
 }
 
 tl::expected<VoicePrompt, SettingError> resolve_voice_prompt(std::string_view configured) {
-  const std::string_view name = trim(configured);
+  const std::string_view name = util::trim(configured);
   auto fail = [&](const std::string& why) {
     return tl::unexpected(SettingError{
         std::string(kVoiceVariable),
@@ -187,7 +179,7 @@ PromptBuilder fixed_prompt_builder(std::string persona_text) {
     std::vector<std::string> lines; // newest first
     std::size_t lines_cost = 0;
     for (auto it = context.agent_said.rbegin(); it != context.agent_said.rend(); ++it) {
-      const std::string_view said = trim(*it);
+      const std::string_view said = util::trim(*it);
       if (said.empty()) {
         continue;
       }
@@ -225,7 +217,7 @@ tl::expected<ChatRequest, SettingError> build_chat_request(const ChatRequestPara
     request.context_dropped = true;
   }
   const std::size_t encoded = encoded_size(request.text_prompt);
-  if (trim(request.text_prompt).empty()) {
+  if (util::trim(request.text_prompt).empty()) {
     return tl::unexpected(
         SettingError{params.prompt_variable,
                      "the PersonaPlex text prompt is empty (check " + params.prompt_variable +

@@ -2,13 +2,12 @@
 
 #include "audio/mixer.hpp"
 #include "log/log.hpp"
-#include "net/io_thread.hpp"
+#include "util/text.hpp"
 
 #include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstring>
-#include <thread>
 
 namespace pv::personaplex {
 
@@ -16,15 +15,6 @@ using conversation::BackendError;
 using conversation::ErrorKind;
 
 namespace {
-
-std::string trimmed(const std::string& text) {
-  const auto first = text.find_first_not_of(" \t\r\n");
-  if (first == std::string::npos) {
-    return {};
-  }
-  const auto last = text.find_last_not_of(" \t\r\n");
-  return text.substr(first, last - first + 1);
-}
 
 // Retry-After as delta-seconds (the form pools use); -1 if absent or an HTTP date.
 int64_t retry_after_ms(const std::string& value) {
@@ -65,21 +55,10 @@ DuplexBackend::~DuplexBackend() {
   stop();
 }
 
-int64_t DuplexBackend::now_ms() const {
-  return context_.media_time_ms ? context_.media_time_ms() : 0;
-}
-
 tl::expected<void, BackendError> DuplexBackend::start(const conversation::BackendContext& context) {
   context_ = context;
-  if (options_.io != nullptr) {
-    io_ = options_.io;
-  } else {
-    io_thread_ = std::make_unique<net::IoThread>("pv-personaplex", 1);
-    io_ = &io_thread_->context();
-  }
-  factory_ = std::make_unique<SessionFactory>(options_, context_.media_time_ms);
-  if (auto prepared = factory_->prepare(); !prepared) {
-    return tl::unexpected(prepared.error());
+  if (auto started = host_.start(context_.media_time_ms); !started) {
+    return tl::unexpected(started.error());
   }
   auto resampler = audio::StreamResampler::create(
       audio::ResamplerParams{audio::kRoomRateHz, audio::kPersonaPlexRateHz, 5});
@@ -95,7 +74,7 @@ tl::expected<void, BackendError> DuplexBackend::start(const conversation::Backen
   fifo_24k_.reserve(4 * kSendFrameSamples);
   text_scratch_.reserve(64);
 
-  auto session = factory_->open(*io_, PromptContext{}, "pp");
+  auto session = host_.open(PromptContext{}, "pp");
   if (!session) {
     return tl::unexpected(session.error());
   }
@@ -110,35 +89,10 @@ void DuplexBackend::stop() {
     return;
   }
   stopping_ = true;
-  std::vector<std::shared_ptr<ClientSession>> all = retiring_;
-  retiring_.clear();
-  for (auto* s : {&active_, &standby_}) {
-    if (*s) {
-      all.push_back(std::move(*s));
-    }
-  }
-  for (auto& session : all) {
-    // The room clock has stopped: this thread finishes the streams (EOS page), then closes.
-    session->adopt_sender();
-    session->finish_stream();
-    session->close();
-  }
-  // Clean Closes, bounded: the close handshake has its own timeout in the WebSocket client.
-  const auto deadline = Clock::now() + std::chrono::milliseconds(options_.close_timeout_ms + 500);
-  for (auto& session : all) {
-    while (!session->ended() && Clock::now() < deadline) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-    account(*session);
-  }
-  all.clear(); // the io thread still runs: destruction detaches the handlers safely
-  if (io_ != nullptr) {
-    ClientSession::drain(*io_, std::chrono::seconds(2)); // earlier disposals run first
-  }
-  if (io_thread_) {
-    io_thread_->stop();
-    io_thread_.reset();
-  }
+  std::vector<std::shared_ptr<ClientSession>> live; // (an initializer list would keep copies)
+  live.push_back(std::move(active_));
+  live.push_back(std::move(standby_));
+  host_.stop(std::move(live), [this](const ClientSession& session) { account(session); });
   pending_stats_.active_label.clear();
   publish_stats();
 }
@@ -146,7 +100,7 @@ void DuplexBackend::stop() {
 // --- control (room clock thread) ----------------------------------------------------------------
 
 bool DuplexBackend::open_active(bool reconnect) {
-  auto session = factory_->open(*io_, PromptContext{replies_.said()}, "pp");
+  auto session = host_.open(PromptContext{replies_.said()}, "pp");
   if (!session) {
     if (context_.observer != nullptr) {
       context_.observer->on_error(session.error());
@@ -168,7 +122,7 @@ bool DuplexBackend::open_active(bool reconnect) {
 }
 
 void DuplexBackend::open_standby() {
-  auto session = factory_->open(*io_, PromptContext{replies_.said()}, "pp");
+  auto session = host_.open(PromptContext{replies_.said()}, "pp");
   if (!session) {
     if (context_.observer != nullptr) {
       context_.observer->on_error(session.error());
@@ -199,15 +153,6 @@ void DuplexBackend::schedule_reconnect(const std::string& retry_after) {
                   {{"delay_ms", delay.count()}, {"attempt", backoff().attempts()}});
 }
 
-void DuplexBackend::retire(std::shared_ptr<ClientSession>& session) {
-  if (!session) {
-    return;
-  }
-  session->finish_stream();
-  session->close();
-  retiring_.push_back(std::move(session));
-}
-
 void DuplexBackend::account(const ClientSession& session) {
   const auto c = session.counters();
   retired_underruns_ += c.playout.underruns;
@@ -215,15 +160,7 @@ void DuplexBackend::account(const ClientSession& session) {
 }
 
 void DuplexBackend::poll_sessions() {
-  for (auto it = retiring_.begin(); it != retiring_.end();) {
-    if ((*it)->ended()) {
-      account(**it);
-      ClientSession::dispose(*it);
-      it = retiring_.erase(it);
-    } else {
-      ++it;
-    }
-  }
+  host_.sweep([this](const ClientSession& session) { account(session); });
   if (active_) {
     if (active_->state() == SessionState::failed) {
       on_active_failed();
@@ -328,7 +265,7 @@ void DuplexBackend::switch_to_standby(const char* how) {
                                        {"how", how},
                                        {"age_ms", active_age_ms()},
                                        {"t_ms", now_ms()}});
-  retire(active_);
+  host_.retire(active_);
   active_ = std::move(standby_);
   active_ready_ = active_->handshake_done();
   active_sent_frames_ = standby_sent_frames_;
@@ -361,7 +298,7 @@ void DuplexBackend::switch_with_gap(const char* when) {
                           : "no replacement session is ready (it failed or its retry is in "
                             "backoff): reconnecting with a gap"}});
   ++pending_stats_.gapped_swaps;
-  retire(active_);
+  host_.retire(active_);
   active_quiet_ms_ = 0;
   const int64_t now = now_ms();
   pending_stats_.last_swap_media_ms = now;
@@ -551,7 +488,7 @@ void DuplexBackend::complete_turn(bool interrupted) {
   open_turn_.reset();
   conversation::TurnReport report;
   report.turn_id = turn.id;
-  report.agent_text = trimmed(turn.text);
+  report.agent_text = std::string(util::trim(turn.text));
   report.interrupted = interrupted;
   report.latency_parts_ms.emplace_back("vad_wait",
                                        static_cast<double>(turn.decided_ms - turn.speech_end_ms));

@@ -46,6 +46,7 @@
 #include "personaplex/client_session.hpp"
 #include "personaplex/options.hpp"
 #include "personaplex/room_listener.hpp"
+#include "personaplex/session_host.hpp"
 #include "util/thread_owner.hpp"
 
 #include <atomic>
@@ -55,10 +56,6 @@
 #include <optional>
 #include <string>
 #include <vector>
-
-namespace pv::net {
-class IoThread;
-} // namespace pv::net
 
 namespace pv::personaplex {
 
@@ -105,13 +102,12 @@ private:
     std::string text;
   };
 
-  int64_t now_ms() const;
+  int64_t now_ms() const { return host_.now_ms(); }
   bool open_active(bool reconnect);
   void open_standby();
   void poll_sessions();
   void on_active_failed();
   void schedule_reconnect(const std::string& retry_after);
-  void retire(std::shared_ptr<ClientSession>& session);
   bool at_pause() const;
   void switch_to_standby(const char* how);
   void switch_with_gap(const char* when);
@@ -126,16 +122,13 @@ private:
 
   BackendOptions options_;
   conversation::BackendContext context_;
-  std::unique_ptr<net::IoThread> io_thread_;
-  boost::asio::io_context* io_ = nullptr;
-  std::unique_ptr<SessionFactory> factory_;
+  SessionHost host_{options_};
 
   // --- room clock thread ---
   util::ThreadOwner clock_owner_;
   std::optional<net::Backoff> backoff_; // built on the clock thread (it binds to its creator)
   std::shared_ptr<ClientSession> active_;
   std::shared_ptr<ClientSession> standby_;
-  std::vector<std::shared_ptr<ClientSession>> retiring_;
   bool active_ready_ = false;
   int64_t active_sent_frames_ = 0; // 20 ms frames the active session's model has been sent
   int64_t standby_sent_frames_ = 0;

@@ -1,14 +1,8 @@
 #include "personaplex/options.hpp"
 
-#include "log/log.hpp"
-#include "net/url.hpp"
-
 #include <filesystem>
 
 namespace pv::personaplex {
-
-using conversation::BackendError;
-using conversation::ErrorKind;
 
 tl::expected<BackendOptions, SettingError>
 options_from_settings(const config::PersonaPlexSettings& settings, std::string_view outpost_uuid,
@@ -89,78 +83,6 @@ std::vector<config::Diagnostic> check_settings(const config::PersonaPlexSettings
     }
   }
   return out;
-}
-
-SessionFactory::SessionFactory(const BackendOptions& options,
-                               std::function<int64_t()> media_time_ms)
-    : options_(options), media_time_ms_(std::move(media_time_ms)) {}
-
-tl::expected<void, BackendError> SessionFactory::prepare() {
-  auto url = net::parse_url(options_.endpoint);
-  if (!url) {
-    return tl::unexpected(BackendError{ErrorKind::config, url.error().message, false, nullptr});
-  }
-  if (!url->tls()) {
-    return {};
-  }
-  if (!options_.tls.verify) {
-    log::warn_event("PERSONAPLEX_TLS_INSECURE",
-                    {{"message", "PERSONAPLEX_SSL_INSECURE=true: the PersonaPlex server's "
-                                 "certificate and host name are NOT verified"}});
-  }
-  auto context = net::make_client_tls_context(options_.tls);
-  if (!context) {
-    return tl::unexpected(
-        BackendError{ErrorKind::tls_error, context.error().message, false, nullptr});
-  }
-  tls_context_ = std::move(*context);
-  return {};
-}
-
-tl::expected<std::shared_ptr<ClientSession>, BackendError>
-SessionFactory::open(boost::asio::io_context& io, const PromptContext& context,
-                     const std::string& prefix, ChatRequest* request_out) {
-  ChatRequestParams request_params;
-  request_params.endpoint = options_.endpoint;
-  request_params.voice_file = options_.voice_file;
-  request_params.seed = options_.seed;
-  request_params.prompt = options_.prompt;
-  request_params.prompt_variable = options_.prompt_variable;
-  auto request = build_chat_request(request_params, context);
-  if (!request) {
-    return tl::unexpected(BackendError{ErrorKind::config, request.error().message, false, nullptr});
-  }
-  SessionParams params;
-  params.url = request->url;
-  params.headers = options_.headers;
-  params.tls = options_.tls;
-  params.tls_context = tls_context_;
-  params.connect_timeout_ms = options_.connect_timeout_ms;
-  params.handshake_timeout_ms = options_.handshake_timeout_ms;
-  params.no_audio_timeout_ms = options_.no_audio_timeout_ms;
-  params.close_timeout_ms = options_.close_timeout_ms;
-  params.playout_prebuffer_ms = options_.jitter_ms;
-  params.playout_max_ms = playout_max_ms(options_.jitter_ms);
-  params.opus_complexity = options_.opus_complexity;
-  params.audible_threshold_dbfs = options_.audible_threshold_dbfs;
-  params.media_time_ms = media_time_ms_;
-  params.label = prefix + "-" + std::to_string(++opened_);
-  auto session = ClientSession::create(io, std::move(params));
-  if (!session) {
-    return tl::unexpected(session.error());
-  }
-  log::info_event("PERSONAPLEX_SESSION_OPEN", {{"session", (*session)->params().label},
-                                               {"endpoint", options_.endpoint},
-                                               {"voicePrompt", options_.voice_file},
-                                               {"textPromptLength", request->text_prompt.size()},
-                                               {"contextLines", context.agent_said.size()},
-                                               {"contextDropped", request->context_dropped},
-                                               {"requestLineBytes", request->request_line_bytes}});
-  (*session)->start();
-  if (request_out != nullptr) {
-    *request_out = std::move(*request);
-  }
-  return session;
 }
 
 } // namespace pv::personaplex

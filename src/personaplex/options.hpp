@@ -1,10 +1,7 @@
 #pragma once
 // What the PersonaPlex backends (duplex_backend.hpp, turn_backend.hpp) are built from, how it is
-// derived from the PERSONAPLEX_* settings, the settings' domain checks (--check-config), and the
-// SessionFactory both backends use to open a ClientSession with a fresh prompt.
-//
-// Pure data and functions; SessionFactory::open() is called on the backend's control thread (the
-// room clock thread) and does no I/O (the TLS context is built once, up front).
+// derived from the PERSONAPLEX_* settings, and the settings' domain checks (--check-config).
+// Pure data and functions. (Sessions are opened by session_host.hpp.)
 
 #include "audio/vad_segmenter.hpp"
 #include "config/env_reader.hpp"
@@ -13,7 +10,6 @@
 #include "net/headers.hpp"
 #include "net/tls.hpp"
 #include "personaplex/chat_request.hpp"
-#include "personaplex/client_session.hpp"
 
 #include <cstdint>
 #include <memory>
@@ -79,28 +75,5 @@ options_from_settings(const config::PersonaPlexSettings& settings, std::string_v
 // Domain diagnostics for --check-config and start-up: URL, voice prompt (errors or warnings), the
 // CA file, and the fixed text prompt against the request-line limit.
 std::vector<config::Diagnostic> check_settings(const config::PersonaPlexSettings& settings);
-
-// Opens sessions for a backend: builds the request from the prompt context, creates and starts
-// the ClientSession. Owner: the backend's control thread.
-class SessionFactory {
-public:
-  SessionFactory(const BackendOptions& options, std::function<int64_t()> media_time_ms);
-
-  // Builds the shared TLS context (reads the CA file once). Call before open().
-  tl::expected<void, conversation::BackendError> prepare();
-
-  // Creates and starts a session labelled "<prefix>-<n>". `request` receives what was sent.
-  tl::expected<std::shared_ptr<ClientSession>, conversation::BackendError>
-  open(boost::asio::io_context& io, const PromptContext& context, const std::string& prefix,
-       ChatRequest* request = nullptr);
-
-  int opened() const { return opened_; }
-
-private:
-  const BackendOptions& options_;
-  std::function<int64_t()> media_time_ms_;
-  net::SslContextPtr tls_context_;
-  int opened_ = 0;
-};
 
 } // namespace pv::personaplex

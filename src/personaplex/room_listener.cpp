@@ -1,21 +1,9 @@
 #include "personaplex/room_listener.hpp"
+#include "util/text.hpp"
 
 #include <algorithm>
 
 namespace pv::personaplex {
-
-namespace {
-
-std::string trimmed(const std::string& text) {
-  const auto first = text.find_first_not_of(" \t\r\n");
-  if (first == std::string::npos) {
-    return {};
-  }
-  const auto last = text.find_last_not_of(" \t\r\n");
-  return text.substr(first, last - first + 1);
-}
-
-} // namespace
 
 tl::expected<RoomTurnDetector, std::string>
 RoomTurnDetector::create(const audio::VadSegmenterParams& params) {
@@ -51,7 +39,7 @@ void ReplyTracker::on_text(const std::string& piece) {
 }
 
 void ReplyTracker::finish_reply() {
-  std::string reply = trimmed(current_);
+  std::string reply(util::trim(current_));
   current_.clear();
   if (reply.empty()) {
     return;
@@ -64,7 +52,7 @@ void ReplyTracker::finish_reply() {
 
 std::vector<std::string> ReplyTracker::said() const {
   std::vector<std::string> out(replies_.begin(), replies_.end());
-  std::string pending = trimmed(current_);
+  std::string pending(util::trim(current_));
   if (!pending.empty()) {
     out.push_back(std::move(pending));
   }

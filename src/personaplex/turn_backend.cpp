@@ -2,28 +2,14 @@
 
 #include "audio/mixer.hpp"
 #include "log/log.hpp"
-#include "net/io_thread.hpp"
+#include "util/text.hpp"
 
 #include <algorithm>
-#include <thread>
 
 namespace pv::personaplex {
 
 using conversation::BackendError;
 using conversation::ErrorKind;
-
-namespace {
-
-std::string trimmed(const std::string& text) {
-  const auto first = text.find_first_not_of(" \t\r\n");
-  if (first == std::string::npos) {
-    return {};
-  }
-  const auto last = text.find_last_not_of(" \t\r\n");
-  return text.substr(first, last - first + 1);
-}
-
-} // namespace
 
 TurnBackend::TurnBackend(BackendOptions options)
     : options_(std::move(options)), replies_(options_.turn_quiet_ms) {}
@@ -32,31 +18,13 @@ TurnBackend::~TurnBackend() {
   stop();
 }
 
-int64_t TurnBackend::now_ms() const {
-  return context_.media_time_ms ? context_.media_time_ms() : 0;
-}
-
 tl::expected<void, BackendError> TurnBackend::start(const conversation::BackendContext& context) {
   context_ = context;
-  if (options_.io != nullptr) {
-    io_ = options_.io;
-  } else {
-    io_thread_ = std::make_unique<net::IoThread>("pv-personaplex", 1);
-    io_ = &io_thread_->context();
+  if (auto started = host_.start(context_.media_time_ms); !started) {
+    return tl::unexpected(started.error());
   }
-  factory_ = std::make_unique<SessionFactory>(options_, context_.media_time_ms);
-  if (auto prepared = factory_->prepare(); !prepared) {
-    return tl::unexpected(prepared.error());
-  }
-  // Fail at start-up, not at the first turn, if the request cannot be built.
-  ChatRequestParams check;
-  check.endpoint = options_.endpoint;
-  check.voice_file = options_.voice_file;
-  check.seed = options_.seed;
-  check.prompt = options_.prompt;
-  check.prompt_variable = options_.prompt_variable;
-  if (auto request = build_chat_request(check, {}); !request) {
-    return tl::unexpected(BackendError{ErrorKind::config, request.error().message, false, nullptr});
+  if (auto checked = host_.check_request(); !checked) {
+    return tl::unexpected(checked.error());
   }
   auto upsampler = audio::StreamResampler::create(
       audio::ResamplerParams{audio::kSpeechRateHz, audio::kPersonaPlexRateHz, 5});
@@ -79,42 +47,12 @@ void TurnBackend::stop() {
     return;
   }
   stopping_ = true;
-  std::vector<std::shared_ptr<ClientSession>> all = std::move(retiring_);
-  retiring_.clear();
-  if (current_ && current_->session) {
-    all.push_back(std::move(current_->session));
+  std::vector<std::shared_ptr<ClientSession>> live;
+  if (current_) {
+    live.push_back(std::move(current_->session));
   }
   current_.reset();
-  for (auto& session : all) {
-    session->adopt_sender(); // the room clock has stopped
-    session->finish_stream();
-    session->close();
-  }
-  const auto deadline = Clock::now() + std::chrono::milliseconds(options_.close_timeout_ms + 500);
-  for (auto& session : all) {
-    while (!session->ended() && Clock::now() < deadline) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-  }
-  all.clear();
-  if (io_ != nullptr) {
-    ClientSession::drain(*io_, std::chrono::seconds(2)); // earlier disposals run first
-  }
-  if (io_thread_) {
-    io_thread_->stop();
-    io_thread_.reset();
-  }
-}
-
-void TurnBackend::retire(std::shared_ptr<ClientSession>& session) {
-  if (!session) {
-    return;
-  }
-  if (!session->ended()) {
-    session->finish_stream();
-    session->close();
-  }
-  retiring_.push_back(std::move(session));
+  host_.stop(std::move(live), nullptr);
 }
 
 // --- the 20 ms path (room clock thread) ---------------------------------------------------------
@@ -125,14 +63,7 @@ void TurnBackend::on_room_frame(const audio::Frame& inbound_48k) {
     return;
   }
   const int64_t now = now_ms();
-  for (auto it = retiring_.begin(); it != retiring_.end();) {
-    if ((*it)->ended()) {
-      ClientSession::dispose(*it);
-      it = retiring_.erase(it);
-    } else {
-      ++it;
-    }
-  }
+  host_.sweep([](const ClientSession&) {});
   detector_->process(inbound_48k, now,
                      [&](const audio::SegmenterEvent& event) { handle_vad_event(event, now); });
   if (!current_ && !queue_.empty()) {
@@ -182,7 +113,7 @@ void TurnBackend::start_turn(int64_t now) {
   Waiting waiting = std::move(queue_.front());
   queue_.pop_front();
   ++pending_stats_.turns_started;
-  auto session = factory_->open(*io_, PromptContext{replies_.said()}, "pp-turn");
+  auto session = host_.open(PromptContext{replies_.said()}, "pp-turn");
   if (!session) {
     BackendError error = session.error();
     error.unanswered = waiting.utterance;
@@ -305,7 +236,7 @@ void TurnBackend::finish_turn(int64_t now) {
   const double replay_ms = static_cast<double>(utterance.pcm.duration_ms());
   conversation::TurnReport report;
   report.turn_id = utterance.turn_id;
-  report.agent_text = trimmed(turn.text);
+  report.agent_text = std::string(util::trim(turn.text));
   report.latency_parts_ms = {
       {"vad_wait", static_cast<double>(turn.waiting.decided_ms - utterance.speech_end_media_ms)},
       {"turn_queue", static_cast<double>(turn.started_ms - turn.waiting.decided_ms)},
@@ -325,7 +256,7 @@ void TurnBackend::finish_turn(int64_t now) {
                                           {"firstAudioMs", timings.first_audible_ms},
                                           {"durationMs", now - turn.started_ms},
                                           {"tokenChars", report.agent_text.size()}});
-  retire(turn.session);
+  host_.retire(turn.session);
   ++pending_stats_.turns_completed;
   publish_stats();
   if (context_.observer != nullptr) {
@@ -347,7 +278,7 @@ void TurnBackend::fail_turn(BackendError error) {
   if (error.kind == ErrorKind::turn_timeout) {
     turn.session->abort();
   }
-  retire(turn.session);
+  host_.retire(turn.session);
   ++pending_stats_.turns_failed;
   publish_stats();
   if (context_.observer != nullptr) {
@@ -355,7 +286,7 @@ void TurnBackend::fail_turn(BackendError error) {
     if (answered) {
       conversation::TurnReport report;
       report.turn_id = turn.waiting.utterance->turn_id;
-      report.agent_text = trimmed(turn.text);
+      report.agent_text = std::string(util::trim(turn.text));
       report.interrupted = true;
       context_.observer->on_turn_complete(std::move(report));
     }

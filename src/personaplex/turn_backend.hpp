@@ -27,6 +27,7 @@
 #include "personaplex/client_session.hpp"
 #include "personaplex/options.hpp"
 #include "personaplex/room_listener.hpp"
+#include "personaplex/session_host.hpp"
 #include "util/thread_owner.hpp"
 
 #include <array>
@@ -37,10 +38,6 @@
 #include <mutex>
 #include <optional>
 #include <vector>
-
-namespace pv::net {
-class IoThread;
-} // namespace pv::net
 
 namespace pv::personaplex {
 
@@ -89,21 +86,18 @@ private:
     std::string text;
   };
 
-  int64_t now_ms() const;
+  int64_t now_ms() const { return host_.now_ms(); }
   void handle_vad_event(const audio::SegmenterEvent& event, int64_t now);
   void start_turn(int64_t now);
   void drive_turn(int64_t now);
   void feed_frame();
   void finish_turn(int64_t now);
   void fail_turn(conversation::BackendError error);
-  void retire(std::shared_ptr<ClientSession>& session);
   void publish_stats();
 
   BackendOptions options_;
   conversation::BackendContext context_;
-  std::unique_ptr<net::IoThread> io_thread_;
-  boost::asio::io_context* io_ = nullptr;
-  std::unique_ptr<SessionFactory> factory_;
+  SessionHost host_{options_};
 
   // --- room clock thread ---
   util::ThreadOwner clock_owner_;
@@ -113,7 +107,6 @@ private:
   std::array<int16_t, audio::kSegmenterFrameSamples> silence_16k_{};
   std::deque<Waiting> queue_;
   std::optional<Turn> current_;
-  std::vector<std::shared_ptr<ClientSession>> retiring_;
   ReplyTracker replies_;
   std::vector<TextPiece> text_scratch_;
   uint64_t next_turn_id_ = 0;
