@@ -2,15 +2,15 @@
 // Helpers for tests that run the agent's main job: a scratch directory, running a command, reading
 // the timeline.
 
-#include <array>
-#include <cstdio>
+#include "support/command.hpp"
+
 #include <filesystem>
 #include <fstream>
 #include <random>
 #include <string>
 
 #include <nlohmann/json.hpp>
-#include <sys/wait.h>
+#include <unistd.h>
 
 namespace pv::apps::testing {
 
@@ -30,26 +30,8 @@ struct ScratchDir {
   std::filesystem::path path;
 };
 
-struct CommandResult {
-  int status = -1;
-  std::string output;
-};
-
-// Runs `command` through the shell (stderr merged into the output).
-inline CommandResult run_command(const std::string& command) {
-  CommandResult result;
-  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
-  if (pipe == nullptr) {
-    return result;
-  }
-  std::array<char, 4096> buffer{};
-  while (std::fgets(buffer.data(), buffer.size(), pipe) != nullptr) {
-    result.output += buffer.data();
-  }
-  const int status = ::pclose(pipe);
-  result.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return result;
-}
+using pv::test::CommandResult;
+using pv::test::run_command;
 
 inline nlohmann::json read_json(const std::filesystem::path& path) {
   std::ifstream in(path);

@@ -7,9 +7,8 @@
 #include "audio/wav.hpp"
 #include "config/settings.hpp"
 #include "pp_test_util.hpp"
+#include "support/command.hpp"
 
-#include <array>
-#include <cstdio>
 #include <fstream>
 #include <sstream>
 
@@ -20,50 +19,44 @@ namespace pv::personaplex {
 namespace {
 
 using namespace std::chrono_literals;
-
-struct CommandResult {
-  int status = -1;
-  std::string output;
-};
-
-CommandResult run_command(const std::string& command) {
-  CommandResult result;
-  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
-  if (pipe == nullptr) {
-    return result;
-  }
-  std::array<char, 4096> buffer{};
-  while (std::fgets(buffer.data(), buffer.size(), pipe) != nullptr) {
-    result.output += buffer.data();
-  }
-  const int status = ::pclose(pipe);
-  result.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return result;
-}
+using pv::test::run_command;
 
 const std::string kBinary = std::string(PV_BINARY_DIR) + "/apps/podium-voices";
 
-std::map<std::string, std::string> base_overrides(const test::TempDir& dir) {
-  return {{"CONVERSATION_BACKEND", "personaplex"}, {"OUTPUT_DIR", dir.path.string()},
-          {"MOCK_ROOM_LEAD_IN_MS", "300"},         {"MOCK_ROOM_TAIL_MS", "3000"},
-          {"MOCK_ROOM_MAX_WAIT_MS", "10000"},      {"LOG_LEVEL", "warn"}};
+// Options for the agent's main job with its output in `dir`: the personaplex backend, and no
+// .env.local from the working directory.
+agent::RunOptions run_options(const test::TempDir& dir) {
+  agent::RunOptions options;
+  options.env_file = dir.path / "none.env";
+  std::ofstream(*options.env_file) << "# empty\n";
+  options.overrides = {{"CONVERSATION_BACKEND", "personaplex"}, {"OUTPUT_DIR", dir.path.string()},
+                       {"MOCK_ROOM_LEAD_IN_MS", "300"},         {"MOCK_ROOM_TAIL_MS", "3000"},
+                       {"MOCK_ROOM_MAX_WAIT_MS", "10000"},      {"LOG_LEVEL", "warn"}};
+  return options;
+}
+
+// ...against `server`, the mock room saying `said` (flite, 48 kHz).
+agent::RunOptions run_options(const test::TempDir& dir, const sim::SimServer& server,
+                              const std::string& said) {
+  agent::RunOptions options = run_options(dir);
+  const auto input = dir.path / "user.wav";
+  EXPECT_TRUE(audio::write_wav(input, audio::PcmBuffer{48000, test::speak(said, 48000)}));
+  options.overrides["PERSONAPLEX_SERVER_URL"] = "http://127.0.0.1:" + std::to_string(server.port());
+  options.overrides["MOCK_ROOM_INPUT_WAV"] = input.string();
+  return options;
+}
+
+nlohmann::json read_timeline(const test::TempDir& dir) {
+  std::ifstream in(dir.path / "timeline.json");
+  return nlohmann::json::parse(in);
 }
 
 TEST(PersonaPlexAgent, MainJobRunsAgainstTheSimulatorFromTheConfiguration) {
   auto server = test::start_sim(test::fast_sim_params());
   ASSERT_TRUE(server);
   test::TempDir dir;
-  const auto input = dir.path / "user.wav";
-  ASSERT_TRUE(audio::write_wav(
-      input, audio::PcmBuffer{48000, test::speak("good evening, who is on the show", 48000)}));
-  agent::RunOptions options;
-  options.env_file = dir.path / "none.env"; // no .env.local from the working directory
-  std::ofstream(*options.env_file) << "# empty\n";
-  options.overrides = base_overrides(dir);
-  options.overrides["PERSONAPLEX_SERVER_URL"] =
-      "http://127.0.0.1:" + std::to_string(server->port());
+  agent::RunOptions options = run_options(dir, *server, "good evening, who is on the show");
   options.overrides["PERSONAPLEX_VOICE_PROMPT"] = "NATM2";
-  options.overrides["MOCK_ROOM_INPUT_WAV"] = input.string();
   options.overrides["AGENT_ID"] = "tester";
   std::ostringstream out, err;
   std::atomic<bool> stop{false};
@@ -74,8 +67,7 @@ TEST(PersonaPlexAgent, MainJobRunsAgainstTheSimulatorFromTheConfiguration) {
   EXPECT_EQ(sessions[0].voice_prompt, "NATM2.pt");
   EXPECT_GT(sessions[0].text_tokens, 20); // the persona prompt, not a placeholder
   ASSERT_EQ(sessions[0].reply_texts.size(), 1u);
-  std::ifstream timeline_file(dir.path / "timeline.json");
-  const auto timeline = nlohmann::json::parse(timeline_file);
+  const auto timeline = read_timeline(dir);
   ASSERT_EQ(timeline["turns"].size(), 1u);
   EXPECT_EQ(timeline["turns"][0]["agent_text"], sessions[0].reply_texts[0]);
   auto recording = audio::read_wav(dir.path / "agent.wav");
@@ -85,11 +77,8 @@ TEST(PersonaPlexAgent, MainJobRunsAgainstTheSimulatorFromTheConfiguration) {
 
 TEST(PersonaPlexAgent, CheckConfigNamesTheBadVariables) {
   test::TempDir dir;
-  agent::RunOptions options;
-  options.env_file = dir.path / "none.env";
-  std::ofstream(*options.env_file) << "# empty\n";
+  agent::RunOptions options = run_options(dir);
   options.check_config = true;
-  options.overrides = base_overrides(dir);
   options.overrides["PERSONAPLEX_SERVER_URL"] = "ftp://gpu:8998";
   options.overrides["PERSONAPLEX_VOICE_PROMPT"] = "../secrets.pt";
   std::ostringstream out, err;
@@ -134,25 +123,15 @@ TEST(PersonaPlexAgent, TurnModeFailuresAreAnsweredByTheCascadeFallback) {
   auto server = test::start_sim(params);
   ASSERT_TRUE(server);
   test::TempDir dir;
-  const auto input = dir.path / "user.wav";
-  ASSERT_TRUE(audio::write_wav(
-      input, audio::PcmBuffer{48000, test::speak("what is the weather like today", 48000)}));
-  agent::RunOptions options;
-  options.env_file = dir.path / "none.env";
-  std::ofstream(*options.env_file) << "# empty\n";
-  options.overrides = base_overrides(dir);
-  options.overrides["PERSONAPLEX_SERVER_URL"] =
-      "http://127.0.0.1:" + std::to_string(server->port());
+  agent::RunOptions options = run_options(dir, *server, "what is the weather like today");
   options.overrides["PERSONAPLEX_MODE"] = "turn";
   options.overrides["PERSONAPLEX_FALLBACK_TO_LLM"] = "true";
-  options.overrides["MOCK_ROOM_INPUT_WAV"] = input.string();
   options.overrides["MOCK_ROOM_MAX_WAIT_MS"] = "20000";
   std::ostringstream out, err;
   std::atomic<bool> stop{false};
   ASSERT_EQ(agent::run_agent(options, stop, out, err), 0) << err.str() << out.str();
 
-  std::ifstream timeline_file(dir.path / "timeline.json");
-  const auto timeline = nlohmann::json::parse(timeline_file);
+  const auto timeline = read_timeline(dir);
   bool rejected = false;
   for (const auto& e : timeline["events"]) {
     rejected = rejected || (e["type"] == "error" && e["kind"] == "http_rejected");
@@ -173,27 +152,17 @@ TEST(PersonaPlexAgent, WhileDuplexReconnectsTheCascadeFallbackHasTheRoom) {
   auto server = test::start_sim(params);
   ASSERT_TRUE(server);
   test::TempDir dir;
-  const auto input = dir.path / "user.wav";
-  ASSERT_TRUE(audio::write_wav(
-      input, audio::PcmBuffer{48000, test::speak("hello, is anybody there", 48000)}));
-  agent::RunOptions options;
-  options.env_file = dir.path / "none.env";
-  std::ofstream(*options.env_file) << "# empty\n";
-  options.overrides = base_overrides(dir);
-  options.overrides["PERSONAPLEX_SERVER_URL"] =
-      "http://127.0.0.1:" + std::to_string(server->port());
+  agent::RunOptions options = run_options(dir, *server, "hello, is anybody there");
   options.overrides["PERSONAPLEX_FALLBACK_TO_LLM"] = "true";
   options.overrides["PERSONAPLEX_RECONNECT_MIN_MS"] = "100";
   options.overrides["PERSONAPLEX_RECONNECT_MAX_MS"] = "1000";
   options.overrides["MOCK_ROOM_LEAD_IN_MS"] = "1000"; // the first attempt fails before the user
-  options.overrides["MOCK_ROOM_INPUT_WAV"] = input.string();
   options.overrides["MOCK_ROOM_MAX_WAIT_MS"] = "20000";
   std::ostringstream out, err;
   std::atomic<bool> stop{false};
   ASSERT_EQ(agent::run_agent(options, stop, out, err), 0) << err.str() << out.str();
 
-  std::ifstream timeline_file(dir.path / "timeline.json");
-  const auto timeline = nlohmann::json::parse(timeline_file);
+  const auto timeline = read_timeline(dir);
   int64_t fallback_on = -1;
   for (const auto& e : timeline["events"]) {
     if (e["type"] == "fallback_on" && fallback_on < 0) {

@@ -10,10 +10,9 @@
 #include "net/io_thread.hpp"
 #include "net/ws_server.hpp"
 #include "pp_test_util.hpp"
+#include "support/command.hpp"
 #include "support/signal.hpp"
 
-#include <array>
-#include <cstdio>
 #include <fstream>
 #include <sstream>
 
@@ -23,26 +22,7 @@ namespace pv::personaplex {
 namespace {
 
 using namespace std::chrono_literals;
-
-struct CommandResult {
-  int status = -1;
-  std::string output;
-};
-
-CommandResult run_command(const std::string& command) {
-  CommandResult result;
-  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
-  if (pipe == nullptr) {
-    return result;
-  }
-  std::array<char, 4096> buffer{};
-  while (std::fgets(buffer.data(), buffer.size(), pipe) != nullptr) {
-    result.output += buffer.data();
-  }
-  const int status = ::pclose(pipe);
-  result.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return result;
-}
+using pv::test::run_command;
 
 // The server side, reduced to what this test needs: record every message; send the handshake
 // and the two header pages when asked.
