@@ -455,28 +455,26 @@ struct HttpClient::Impl {
     for (auto& [easy, transfer] : running) {
       Transfer& t = *transfer;
       const HttpTimeouts& limits = t.request.timeouts;
-      if (!t.first_byte_at && limits.first_byte_ms > 0) {
-        const auto deadline = t.started + milliseconds(limits.first_byte_ms);
-        if (now >= deadline) {
-          expired.emplace_back(&t, make_error(HttpErrorKind::timeout,
-                                              "no response from " + t.host + " within " +
-                                                  std::to_string(limits.first_byte_ms) + " ms",
-                                              HttpTimeout::first_byte));
-          continue;
-        }
-        next = std::min(next, deadline);
+      // Until the first byte, first_byte_ms counts from the start; then idle_ms from the last
+      // byte received.
+      const bool waiting = !t.first_byte_at;
+      const auto limit = waiting ? limits.first_byte_ms : limits.idle_ms;
+      if (limit <= 0) {
+        continue;
       }
-      if (t.first_byte_at && limits.idle_ms > 0) {
-        const auto deadline = t.last_rx + milliseconds(limits.idle_ms);
-        if (now >= deadline) {
-          expired.emplace_back(&t, make_error(HttpErrorKind::timeout,
-                                              "response from " + t.host + " stalled for " +
-                                                  std::to_string(limits.idle_ms) + " ms",
-                                              HttpTimeout::idle));
-          continue;
-        }
+      const auto deadline = (waiting ? t.started : t.last_rx) + milliseconds(limit);
+      if (now < deadline) {
         next = std::min(next, deadline);
+        continue;
       }
+      const std::string ms = std::to_string(limit) + " ms";
+      expired.emplace_back(&t, waiting
+                                   ? make_error(HttpErrorKind::timeout,
+                                                "no response from " + t.host + " within " + ms,
+                                                HttpTimeout::first_byte)
+                                   : make_error(HttpErrorKind::timeout,
+                                                "response from " + t.host + " stalled for " + ms,
+                                                HttpTimeout::idle));
     }
     for (auto& [t, error] : expired) {
       finish(*t, tl::unexpected(std::move(error)));

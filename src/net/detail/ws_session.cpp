@@ -456,16 +456,23 @@ private:
         finish(make_error(WsErrorKind::tls_error, error));
         return;
       }
-      state_ = State::tls_handshake;
-      ws_.next_layer().async_handshake(
-          asio::ssl::stream_base::client,
-          [self = self()](const error_code& tls_ec) { self->on_client_tls(tls_ec); });
+      start_tls();
     } else {
       start_upgrade();
     }
   }
 
-  void on_client_tls(const error_code& ec) {
+  // Both roles: the TLS handshake, then the client's upgrade or the server's request read.
+  void start_tls() {
+    if constexpr (kTls) {
+      state_ = State::tls_handshake;
+      ws_.next_layer().async_handshake(client_ ? asio::ssl::stream_base::client
+                                               : asio::ssl::stream_base::server,
+                                       [self = self()](const error_code& ec) { self->on_tls(ec); });
+    }
+  }
+
+  void on_tls(const error_code& ec) {
     if (state_ == State::finished) {
       return;
     }
@@ -474,11 +481,16 @@ private:
       if constexpr (kTls) {
         reason = describe_tls_failure(ec, ws_.next_layer().native_handle());
       }
-      finish(make_error(WsErrorKind::tls_error,
-                        "TLS handshake with " + peer_name() + " failed: " + reason));
+      finish(make_error(WsErrorKind::tls_error, std::string("TLS handshake ") +
+                                                    (client_ ? "with " : "from ") + peer_name() +
+                                                    " failed: " + reason));
       return;
     }
-    start_upgrade();
+    if (client_) {
+      start_upgrade();
+    } else {
+      read_request();
+    }
   }
 
   void configure_open_stream() {
@@ -566,29 +578,10 @@ private:
     socket().set_option(tcp::no_delay(true), ec);
     arm_deadline(server_setup_->handshake_timeout, WsTimeout::connect);
     if constexpr (kTls) {
-      state_ = State::tls_handshake;
-      ws_.next_layer().async_handshake(
-          asio::ssl::stream_base::server,
-          [self = self()](const error_code& tls_ec) { self->on_server_tls(tls_ec); });
+      start_tls();
     } else {
       read_request();
     }
-  }
-
-  void on_server_tls(const error_code& ec) {
-    if (state_ == State::finished) {
-      return;
-    }
-    if (ec) {
-      std::string reason;
-      if constexpr (kTls) {
-        reason = describe_tls_failure(ec, ws_.next_layer().native_handle());
-      }
-      finish(make_error(WsErrorKind::tls_error,
-                        "TLS handshake from " + peer_name() + " failed: " + reason));
-      return;
-    }
-    read_request();
   }
 
   void read_request() {
