@@ -160,7 +160,7 @@ void BM_OpenAiLlmTokenLatency(benchmark::State& state) {
     }
     res.set_chunked_content_provider("text/event-stream", [&](size_t, httplib::DataSink& sink) {
       for (int i = 0; i < kTokens; ++i) {
-        const std::string event = token_event("t" + std::to_string(i));
+        const std::string event = token_event(std::string("t").append(std::to_string(i)));
         {
           std::lock_guard lock(mutex);
           written[static_cast<std::size_t>(i)] = Clock::now();

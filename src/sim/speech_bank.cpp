@@ -53,7 +53,9 @@ void word_pieces(std::string_view word, std::vector<Piece>& out) {
   std::size_t i = 0;
   while (i < word.size()) {
     if (!is_word_char(static_cast<unsigned char>(word[i]))) {
-      out.push_back({(first ? " " : "") + std::string(1, word[i]), 0});
+      std::string piece = first ? " " : "";
+      piece += word[i];
+      out.push_back({std::move(piece), 0});
       first = false;
       ++i;
       continue;
@@ -71,7 +73,9 @@ void word_pieces(std::string_view word, std::vector<Piece>& out) {
       while (k + len < core.size() && (static_cast<unsigned char>(core[k + len]) & 0xC0) == 0x80) {
         ++len;
       }
-      out.push_back({(first ? " " : "") + std::string(core.substr(k, len)), len});
+      std::string piece = first ? " " : "";
+      piece += core.substr(k, len);
+      out.push_back({std::move(piece), len});
       first = false;
       k += len;
     }

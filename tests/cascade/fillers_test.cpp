@@ -169,18 +169,24 @@ TEST(FillerAssets, DISABLED_Regenerate) {
   };
   struct PersonaSpec {
     const char* persona;
-    VoiceOptions voice;
+    int rate_percent;
+    int pitch_percent;
+    const char* voice;
     std::vector<Spec> clips;
   };
   const std::vector<PersonaSpec> personas = {
       {"default",
-       {105, 0, "kal16"},
+       105,
+       0,
+       "kal16",
        {{"hmm", "Hmm.", "thinking"},
         {"right", "Right.", "acknowledge"},
         {"okay_so", "Okay, so...", "thinking", "Okay so."},
         {"good_question", "Good question.", "question"}}},
       {"hype",
-       {115, 15, "kal16"},
+       115,
+       15,
+       "kal16",
        {{"oh_nice", "Oh, nice!", "acknowledge", "Oh nice!"},
         {"love_it", "Love it!", "acknowledge"},
         {"lets_see", "Let's see!", "thinking"},
@@ -195,7 +201,8 @@ TEST(FillerAssets, DISABLED_Regenerate) {
       // Speed a clip up (from the persona's rate, at most 160 %) until it fits in 0.58 s: a
       // filler must be short, and the files stay under 60 KB at 48 kHz.
       audio::PcmBuffer clip16;
-      for (VoiceOptions voice = p.voice; voice.rate_percent <= 160; voice.rate_percent += 5) {
+      for (VoiceOptions voice{p.rate_percent, p.pitch_percent, p.voice}; voice.rate_percent <= 160;
+           voice.rate_percent += 5) {
         auto speech = testing::speak(c.spoken != nullptr ? c.spoken : c.text, voice);
         const auto [first, last] = testing::audible_span(speech.samples);
         ASSERT_LT(first, last) << c.text;
