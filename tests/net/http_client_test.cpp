@@ -586,29 +586,22 @@ TEST_F(HttpClientTest, PlainGetOnTheWebSocketServerIsRejectedWith400) {
 
 class HttpsTest : public ::testing::Test {
 protected:
-  static void SetUpTestSuite() { certs_ = new pv::test::TlsTestCerts(); }
-  static void TearDownTestSuite() {
-    delete certs_;
-    certs_ = nullptr;
-  }
   void SetUp() override {
-    server_ = std::make_unique<LocalHttpServer>(certs_->server_cert.string(),
-                                                certs_->server_key.string());
+    server_ =
+        std::make_unique<LocalHttpServer>(certs_.server_cert.string(), certs_.server_key.string());
     server_->http().Get("/hello", [](const httplib::Request&, httplib::Response& res) {
       res.set_content("hello over tls", "text/plain");
     });
     server_->start();
   }
 
-  static pv::test::TlsTestCerts* certs_;
+  const pv::test::TlsTestCerts& certs_ = pv::test::shared_tls_certs();
   std::unique_ptr<LocalHttpServer> server_;
 };
 
-pv::test::TlsTestCerts* HttpsTest::certs_ = nullptr;
-
 TEST_F(HttpsTest, TrustedCaFileWithHostNameVerification) {
   HttpClientParams params;
-  params.tls.ca_file = certs_->ca_cert.string();
+  params.tls.ca_file = certs_.ca_cert.string();
   auto client = HttpClient::create(params);
   ASSERT_TRUE(client) << client.error().describe();
   for (const char* host : {"localhost", "127.0.0.1"}) {
@@ -622,7 +615,7 @@ TEST_F(HttpsTest, TrustedCaFileWithHostNameVerification) {
 
 TEST_F(HttpsTest, UntrustedCertificateIsATlsError) {
   HttpClientParams params;
-  params.tls.ca_file = certs_->other_ca_cert.string();
+  params.tls.ca_file = certs_.other_ca_cert.string();
   auto client = HttpClient::create(params);
   ASSERT_TRUE(client);
   HttpRequest request;

@@ -27,18 +27,12 @@ using testing::ServerRecorder;
 
 class WsTest : public ::testing::TestWithParam<bool> {
 protected:
-  static void SetUpTestSuite() { certs_ = new pv::test::TlsTestCerts(); }
-  static void TearDownTestSuite() {
-    delete certs_;
-    certs_ = nullptr;
-  }
-
   bool tls() const { return GetParam(); }
 
   void start_server(WsServerParams params = {}) {
     if (tls()) {
-      params.tls.cert_file = certs_->server_cert.string();
-      params.tls.key_file = certs_->server_key.string();
+      params.tls.cert_file = certs_.server_cert.string();
+      params.tls.key_file = certs_.server_key.string();
     }
     auto server = WsServer::create(server_io_.context(), params, srv_.handlers());
     ASSERT_TRUE(server) << server.error().describe();
@@ -48,7 +42,7 @@ protected:
   WsClientParams client_params(const std::string& target = "/chat") {
     WsClientParams params;
     params.url = server_->url(target);
-    params.tls.ca_file = certs_->ca_cert.string();
+    params.tls.ca_file = certs_.ca_cert.string();
     return params;
   }
 
@@ -69,14 +63,12 @@ protected:
     };
   }
 
-  static pv::test::TlsTestCerts* certs_;
+  const pv::test::TlsTestCerts& certs_ = pv::test::shared_tls_certs();
   IoThread server_io_{"ws-server"};
   IoThread client_io_{"ws-client"};
   ServerRecorder srv_; // outlives server_ (declared before it)
   std::unique_ptr<WsServer> server_;
 };
-
-pv::test::TlsTestCerts* WsTest::certs_ = nullptr;
 
 TEST_P(WsTest, EchoesBinaryMessagesOfManySizesInOrder) {
   echo_server();

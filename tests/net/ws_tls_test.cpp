@@ -19,16 +19,10 @@ using testing::ServerRecorder;
 
 class WsTlsTest : public ::testing::Test {
 protected:
-  static void SetUpTestSuite() { certs_ = new pv::test::TlsTestCerts(); }
-  static void TearDownTestSuite() {
-    delete certs_;
-    certs_ = nullptr;
-  }
-
   void SetUp() override {
     WsServerParams params;
-    params.tls.cert_file = certs_->server_cert.string();
-    params.tls.key_file = certs_->server_key.string();
+    params.tls.cert_file = certs_.server_cert.string();
+    params.tls.key_file = certs_.server_key.string();
     auto server = WsServer::create(server_io_.context(), params, srv_.handlers());
     ASSERT_TRUE(server) << server.error().describe();
     server_ = std::move(*server);
@@ -54,19 +48,17 @@ protected:
     return rec.close_reason();
   }
 
-  static pv::test::TlsTestCerts* certs_;
+  const pv::test::TlsTestCerts& certs_ = pv::test::shared_tls_certs();
   IoThread server_io_{"wss-server"};
   IoThread client_io_{"wss-client"};
   ServerRecorder srv_;
   std::unique_ptr<WsServer> server_;
 };
 
-pv::test::TlsTestCerts* WsTlsTest::certs_ = nullptr;
-
 TEST_F(WsTlsTest, TrustedCaFileVerifiesDnsName) {
   ClientRecorder rec;
   WsClientParams params;
-  params.tls.ca_file = certs_->ca_cert.string();
+  params.tls.ca_file = certs_.ca_cert.string();
   const WsError end = connect_and_wait(params, rec, "localhost");
   EXPECT_EQ(rec.opens(), 1) << end.describe();
   EXPECT_TRUE(rec.open_info().tls);
@@ -77,7 +69,7 @@ TEST_F(WsTlsTest, TrustedCaFileVerifiesDnsName) {
 TEST_F(WsTlsTest, TrustedCaFileVerifiesIpAddress) {
   ClientRecorder rec;
   WsClientParams params;
-  params.tls.ca_file = certs_->ca_cert.string();
+  params.tls.ca_file = certs_.ca_cert.string();
   const WsError end = connect_and_wait(params, rec, "127.0.0.1");
   EXPECT_EQ(rec.opens(), 1) << end.describe();
 }
@@ -85,7 +77,7 @@ TEST_F(WsTlsTest, TrustedCaFileVerifiesIpAddress) {
 TEST_F(WsTlsTest, UntrustedCaIsATlsErrorSayingVerificationFailed) {
   ClientRecorder rec;
   WsClientParams params;
-  params.tls.ca_file = certs_->other_ca_cert.string();
+  params.tls.ca_file = certs_.other_ca_cert.string();
   const WsError end = connect_and_wait(params, rec);
   EXPECT_EQ(rec.opens(), 0);
   EXPECT_EQ(end.kind, WsErrorKind::tls_error) << end.describe();
@@ -114,7 +106,7 @@ TEST_F(WsTlsTest, VerifyFalseAcceptsAnUntrustedCertificate) {
 TEST_F(WsTlsTest, WrongHostNameIsATlsError) {
   ClientRecorder rec;
   WsClientParams params;
-  params.tls.ca_file = certs_->ca_cert.string();
+  params.tls.ca_file = certs_.ca_cert.string();
   params.tls.server_name = "wrong.example"; // the certificate is for localhost/127.0.0.1/::1
   const WsError end = connect_and_wait(params, rec, "127.0.0.1");
   EXPECT_EQ(rec.opens(), 0);
@@ -125,7 +117,7 @@ TEST_F(WsTlsTest, WrongHostNameIsATlsError) {
 TEST_F(WsTlsTest, WrongIpAddressIsATlsError) {
   ClientRecorder rec;
   WsClientParams params;
-  params.tls.ca_file = certs_->ca_cert.string();
+  params.tls.ca_file = certs_.ca_cert.string();
   params.tls.server_name = "127.0.0.2";
   const WsError end = connect_and_wait(params, rec, "127.0.0.1");
   EXPECT_EQ(end.kind, WsErrorKind::tls_error) << end.describe();
@@ -134,7 +126,7 @@ TEST_F(WsTlsTest, WrongIpAddressIsATlsError) {
 
 TEST_F(WsTlsTest, SharedContextServesSeveralClients) {
   TlsClientParams tls;
-  tls.ca_file = certs_->ca_cert.string();
+  tls.ca_file = certs_.ca_cert.string();
   auto ctx = make_client_tls_context(tls);
   ASSERT_TRUE(ctx) << ctx.error().message;
   for (int i = 0; i < 3; ++i) {

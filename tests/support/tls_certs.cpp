@@ -196,4 +196,9 @@ TlsTestCerts::~TlsTestCerts() {
   std::filesystem::remove_all(dir, ignored);
 }
 
+const TlsTestCerts& shared_tls_certs() {
+  static const TlsTestCerts certs;
+  return certs;
+}
+
 } // namespace pv::test

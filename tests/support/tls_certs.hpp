@@ -43,4 +43,8 @@ private:
   void generate(const TlsTestCertParams& params);
 };
 
+// One default TlsTestCerts for the whole test binary, made on first use (generation is the slow
+// part); its directory is removed at exit.
+const TlsTestCerts& shared_tls_certs();
+
 } // namespace pv::test
