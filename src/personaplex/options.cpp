@@ -71,6 +71,18 @@ std::vector<config::Diagnostic> check_settings(const config::PersonaPlexSettings
                          "(e.g. mkcert's rootCA.pem) that signed the server's certificate"});
     }
   }
+  // A duplex session may run swap_force_after_s past the horizon before the hard limit switches it.
+  const int latest_switch_s = settings.session_max_s + BackendOptions{}.swap_force_after_s;
+  if (settings.mode == config::PersonaPlexMode::duplex && latest_switch_s > kContextWindowS) {
+    out.push_back({Severity::warning, "PERSONAPLEX_SESSION_MAX_S",
+                   "PERSONAPLEX_SESSION_MAX_S=" + std::to_string(settings.session_max_s) +
+                       ": a session may then run until " + std::to_string(latest_switch_s) +
+                       " s, past the model's ~" + std::to_string(kContextWindowS) +
+                       " s context window (3000 steps), where its replies degrade; keep it at or "
+                       "below " +
+                       std::to_string(kContextWindowS - BackendOptions{}.swap_force_after_s) +
+                       " unless the server's window is longer"});
+  }
   if (!settings.text_prompt.empty() && !endpoint.empty() && !voice_file.empty()) {
     ChatRequestParams params;
     params.endpoint = endpoint;

@@ -25,6 +25,9 @@ class io_context;
 
 namespace pv::personaplex {
 
+// The model's context window: 3000 steps of 80 ms. A session must be replaced before it runs out.
+inline constexpr int kContextWindowS = 240;
+
 struct BackendOptions {
   config::PersonaPlexMode mode = config::PersonaPlexMode::duplex;
   // The request.

@@ -245,6 +245,20 @@ TEST(CheckSettings, ReportsUrlVoiceCaFileAndPromptProblemsNamingTheVariable) {
   auto prompt = find(diagnostics, "PERSONAPLEX_TEXT_PROMPT");
   ASSERT_TRUE(prompt.has_value());
   EXPECT_EQ(prompt->severity, Severity::error);
+
+  // A horizon whose hard limit (+ swap_force_after_s) lies past the context window is risky in
+  // duplex mode only (turn mode opens a session per utterance).
+  config::PersonaPlexSettings long_horizon = good;
+  long_horizon.session_max_s = kContextWindowS - BackendOptions{}.swap_force_after_s;
+  EXPECT_FALSE(find(check_settings(long_horizon), "PERSONAPLEX_SESSION_MAX_S").has_value());
+  long_horizon.session_max_s += 1;
+  auto horizon = find(check_settings(long_horizon), "PERSONAPLEX_SESSION_MAX_S");
+  ASSERT_TRUE(horizon.has_value());
+  EXPECT_EQ(horizon->severity, Severity::warning);
+  EXPECT_NE(horizon->message.find("PERSONAPLEX_SESSION_MAX_S=226"), std::string::npos)
+      << horizon->message;
+  long_horizon.mode = config::PersonaPlexMode::turn;
+  EXPECT_FALSE(find(check_settings(long_horizon), "PERSONAPLEX_SESSION_MAX_S").has_value());
 }
 
 TEST(OptionsFromSettings, CarriesEverySettingAndTheSessionKey) {
