@@ -359,20 +359,32 @@ TEST_P(WsTest, SteadySendsAllocateNothingOnTheSendersThread) {
     buffer.assign(200, seq++);
     return client.send_binary(std::move(buffer));
   };
-  // The writer drains between paced sends.
-  auto pace = [] {
-    std::this_thread::sleep_for(1ms);
+  // Paced sends: the writer catches up before the next one (waited for, not assumed from a fixed
+  // sleep, so a loaded machine cannot empty the buffer pool and make the sender allocate).
+  auto pace = [&] {
+    while (client.queue_depth().messages != 0) {
+      std::this_thread::sleep_for(200us);
+    }
   };
   constexpr int kPaced = 200;
   constexpr int kBurst = 24; // back to back: they pile up between two drains
   constexpr int kWarmUp = 100 + kBurst;
-  for (int i = 0; i < kWarmUp; ++i) { // fills the buffer pool; the handler memory is reused
+  for (int i = 0; i < 100; ++i) {
     ASSERT_EQ(send(), WsSendStatus::queued);
-    if (i < 100) {
-      pace();
-    }
+    pace();
   }
-  ASSERT_TRUE(testing::eventually([&] { return client.queue_depth().messages == 0; }));
+  // kBurst buffers held at once, then sent back to back: once written, the pool (up to 32) holds
+  // at least kBurst of them, whatever the writer's timing was.
+  static_assert(kBurst <= 32);
+  std::vector<std::vector<uint8_t>> held(kBurst);
+  for (auto& buffer : held) {
+    buffer = client.take_buffer();
+    buffer.assign(200, seq++);
+  }
+  for (auto& buffer : held) {
+    ASSERT_EQ(client.send_binary(std::move(buffer)), WsSendStatus::queued);
+  }
+  pace(); // written and recycled
   int queued = 0;
   pv::test::AllocationCount count;
   for (int i = 0; i < kPaced; ++i) {

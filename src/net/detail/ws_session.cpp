@@ -848,8 +848,9 @@ private:
       }
       return;
     }
-    message_written(done.bytes.size());
-    recycle(std::move(done.bytes));
+    const std::size_t written = done.bytes.size();
+    recycle(std::move(done.bytes)); // first: a sender that sees the queue drained finds it pooled
+    message_written(written);
     if (state_ == State::closing && queue_.empty()) {
       start_close();
     } else {
