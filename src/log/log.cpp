@@ -25,6 +25,11 @@ struct SecretRegistry {
   std::vector<std::string> values;
 };
 
+// spdlog builds its registry (and the default logger) on first use. Building it during static
+// initialisation, before any thread exists, means a first log line from an io thread never races
+// that construction (libspdlog is not built with TSan, so its own guard is invisible to TSan).
+[[maybe_unused]] const bool g_spdlog_ready = spdlog::default_logger_raw() != nullptr;
+
 SecretRegistry& secrets() {
   static SecretRegistry registry;
   return registry;
